@@ -1,0 +1,386 @@
+"""What to quantize: layer patterns (as data) and the insertion of fake-quant units.
+
+`Quantize(graph, is_training, ...)` matches conv/FC layers with `graph_matcher` patterns in a fixed
+priority order (largest first; a layer op matched once is never matched again), inserts the units
+of `QUANTIZERS` around each match, then runs a second pass over Add/AddV2/Mul ops reached from a
+quantized tensor. Unit names and variable names are those of tf.contrib.quantize (1.15), so
+checkpoints are interchangeable.
+"""
+import collections
+import re
+
+import tensorflow as tf
+
+from slim.quantize import common
+from slim.quantize import graph_matcher
+from slim.quantize import input_to_ops
+from slim.quantize import quant_ops
+
+# Layer op types whose weights get `weights_quant`.
+QUANTIZABLE_TYPES = ('Conv2D', 'MatMul', 'DepthwiseConv2dNative')
+# Element-wise ops of the second pass (§4.4 of the fact sheet).
+ACTIVATION_LAYER_TYPES = frozenset(['Add', 'AddV2', 'Mul'])
+RELU_TYPES = frozenset(['Relu', 'Relu6'])
+FUSED_BATCH_NORM_TYPES = frozenset(['FusedBatchNorm', 'FusedBatchNormV3'])
+# Ops the second pass looks through when searching a quantized input.
+PASS_THROUGH_TYPES = frozenset(
+    ['Reshape', 'Identity', 'BatchToSpaceND', 'SpaceToBatchND', 'MaxPool', 'Max'])
+DELAYED_QUANT_MERGE = 'delayed_quant/Merge'
+
+# Unit names (suffixes of the unit prefix); stable API for checkpoints and tests.
+WEIGHTS_QUANT = 'weights_quant'
+ACT_QUANT = 'act_quant'
+CONV_QUANT = 'conv_quant'
+ADD_QUANT = 'add_quant'
+POST_ACTIVATION_BYPASS_QUANT = 'post_activation_bypass_quant'
+ACTIVATION_LAYER_QUANT = 'activation_%s_quant'  # % op type, e.g. activation_AddV2_quant
+ACTIVATE_QUANT = 'activate_quant'
+DELAYED_QUANT = 'delayed_quant'
+
+# Quantizer settings per unit. Columns: moving_avg (EMA range, else last value), init_min,
+# init_max, narrow_range, weight (uses weight_bits, else activation_bits), symmetric (honours
+# the user's `symmetric`; the second pass never did).
+QuantizerConfig = collections.namedtuple(
+    'QuantizerConfig', 'moving_avg init_min init_max narrow_range weight symmetric')
+QUANTIZERS = {
+    WEIGHTS_QUANT: QuantizerConfig(False, -6.0, 6.0, True, True, True),
+    ACT_QUANT: QuantizerConfig(True, 0.0, 6.0, False, False, True),
+    CONV_QUANT: QuantizerConfig(True, -6.0, 6.0, False, False, True),
+    ADD_QUANT: QuantizerConfig(True, -6.0, 6.0, False, False, True),
+    POST_ACTIVATION_BYPASS_QUANT: QuantizerConfig(True, -6.0, 6.0, False, False, True),
+    ACTIVATION_LAYER_QUANT: QuantizerConfig(True, -6.0, 6.0, False, False, False),
+}
+
+_Options = collections.namedtuple(
+    '_Options', 'is_training weight_bits activation_bits symmetric ema_decay quant_delay '
+    'vars_collection scope per_channel exclude_scopes')
+
+
+def Quantize(graph,
+             is_training,
+             weight_bits=8,
+             activation_bits=8,
+             symmetric=False,
+             ema_decay=0.999,
+             quant_delay=None,
+             vars_collection=tf.compat.v1.GraphKeys.GLOBAL_VARIABLES,
+             scope=None,
+             per_channel=False,
+             exclude_scopes=()):
+  """Inserts fake-quant units into `graph` in place, for training or eval.
+
+  Args:
+    graph: the `tf.Graph` to rewrite.
+    is_training: whether ranges are learned (training) or read (eval).
+    weight_bits: bits of weight units.
+    activation_bits: bits of activation units.
+    symmetric: symmetric ranges (weights and layer activations).
+    ema_decay: EMA decay of activation ranges.
+    quant_delay: number of steps (of `fake_quantization_step`) before fake quantization acts;
+      None or 0 adds no delay.
+    vars_collection: collection for the new min/max variables (besides GLOBAL_VARIABLES).
+    scope: only ops whose names start with this scope are quantized.
+    per_channel: weights use per-output-channel ranges (FakeQuantWithMinMaxVarsPerChannel).
+    exclude_scopes: op-name prefixes never touched (neither producers nor consumers).
+
+  Raises:
+    ValueError: when a unit cannot be rerouted into all its consumers.
+  """
+  if scope and not scope.endswith('/'):
+    scope += '/'
+  opts = _Options(is_training, weight_bits, activation_bits, symmetric, ema_decay, quant_delay,
+                  vars_collection, scope, per_channel, tuple(exclude_scopes or ()))
+  input_to_ops_map = input_to_ops.InputToOps(graph)
+  quantized_ops = set()
+  for layer_match in _FindLayersToQuantize(graph):
+    context = _GetContextFromOp(layer_match.layer_op)
+    # Shared weights are quantized once, for all consumers.
+    _InsertQuantOp(
+        context, WEIGHTS_QUANT, layer_match.weight_tensor.op,
+        input_to_ops_map.ConsumerOperations(layer_match.weight_tensor.op), opts,
+        consumer_scope=scope,
+        depthwise=layer_match.layer_op.type == 'DepthwiseConv2dNative')
+
+    add_context = context
+    if layer_match.bypass_op:
+      add_context = _ParentScope(context)
+    _InsertQuantOp(
+        add_context, ACT_QUANT, layer_match.activation_op,
+        input_to_ops_map.ConsumerOperations(layer_match.activation_op), opts,
+        producer_scope=scope)
+    quantized_ops.add(layer_match.activation_op)
+
+    if layer_match.bypass_op is not None and layer_match.bias_add_op is not None:
+      _InsertQuantOp(
+          context, CONV_QUANT, layer_match.bias_add_op,
+          input_to_ops_map.ConsumerOperations(layer_match.bias_add_op), opts,
+          producer_scope=scope, consumer_scope=scope)
+      quantized_ops.add(layer_match.bias_add_op)
+
+    if layer_match.bypass_op is not None:
+      consumers = input_to_ops_map.ConsumerOperations(layer_match.bypass_op)
+      # A following activation gets act_quant, so the Add itself needs no range.
+      if not any(c.type in common.ACTIVATION_TYPES for c in consumers):
+        _InsertQuantOp(add_context, ADD_QUANT, layer_match.bypass_op, consumers, opts,
+                       producer_scope=scope, consumer_scope=scope)
+        quantized_ops.add(layer_match.bypass_op)
+
+    if layer_match.post_activation_bypass_op is not None:
+      post_op = layer_match.post_activation_bypass_op
+      consumers = input_to_ops_map.ConsumerOperations(post_op)
+      if not any(c.type in RELU_TYPES for c in consumers):
+        _InsertQuantOp(_ParentScope(post_op.name), POST_ACTIVATION_BYPASS_QUANT, post_op,
+                       consumers, opts, producer_scope=scope)
+        quantized_ops.add(post_op)
+
+  _QuantizeActivationLayers(quantized_ops, graph, opts)
+
+
+def _QuantizeActivationLayers(quantized_ops, graph, opts):
+  """Second pass: quantizes Add/AddV2/Mul ops that consume an already quantized tensor."""
+  input_to_ops_map = input_to_ops.InputToOps(graph)
+  for op in list(graph.get_operations()):
+    if _CheckIfQuantizableOp(op, quantized_ops):
+      _InsertQuantOp(op.name, ACTIVATION_LAYER_QUANT % op.type, op,
+                     input_to_ops_map.ConsumerOperations(op), opts,
+                     producer_scope=opts.scope, unit=ACTIVATION_LAYER_QUANT)
+
+
+def _CheckIfQuantizableOp(src_op, quantized_ops, memo=None):
+  """Whether `src_op` is an Add/AddV2/Mul fed (possibly through pass-through ops) by quant."""
+  # The memo (fresh for each top-level call, since insertions change the answers) keeps the
+  # recursion linear on DAGs such as chains of residual Adds.
+  memo = {} if memo is None else memo
+  if src_op in memo:
+    return memo[src_op]
+  memo[src_op] = False
+  if src_op.type not in ACTIVATION_LAYER_TYPES or src_op in quantized_ops:
+    return False
+  # A single consumer that is a Relu gets its own range already (act_quant).
+  if (len(src_op.outputs) == 1 and len(src_op.outputs[0].consumers()) == 1 and
+      src_op.outputs[0].consumers()[0].type in RELU_TYPES):
+    return False
+  for src_input in src_op.inputs:
+    input_op = src_input.op
+    while input_op.type in PASS_THROUGH_TYPES and input_op.inputs:
+      input_op = input_op.inputs[0].op
+    if (input_op.type in common.FAKE_QUANT_TYPES or DELAYED_QUANT_MERGE in input_op.name or
+        _CheckIfQuantizableOp(input_op, quantized_ops, memo)):
+      memo[src_op] = True
+      return True
+  return False
+
+
+# One layer match: the layer op, its weight tensor, the op after which act_quant goes, and the
+# optional bypass Add, post-activation bypass Add and bias add.
+_LayerMatch = collections.namedtuple(
+    '_LayerMatch',
+    'layer_op weight_tensor activation_op bypass_op post_activation_bypass_op bias_add_op')
+
+
+class _LayerPatterns(object):
+  r"""The pattern trees of §4.3, built once per rewrite (patterns are plain data).
+
+                                  [post_activation_bypass = Add|AddV2(*, activation)]
+                                               ^
+      activation = Relu|Relu6|Identity(bias_add | folded_bias_add | bn_identity | bypass | layer)
+                                               ^
+      bypass = Add|AddV2(bias_add | folded_bias_add | bn_identity, *)
+      bias_add = Add|AddV2|BiasAdd(layer_output, *)
+      folded_bias_add = Add|AddV2(Add|AddV2(Mul(*, layer_output), *), *)   (training fold)
+      bn_identity = Identity(folded_bias_add)                             (forced BN updates)
+      layer_output = [BatchToSpaceND](layer)
+      layer = Conv2D|MatMul|DepthwiseConv2dNative(*, weight)               (unordered)
+      weight = Identity([Identity|ConcatV2(Identity)](Variable|VariableV2)) | ReadVariableOp | Mul
+  """
+
+  def __init__(self):
+    weight_var = graph_matcher.OpTypePattern('Variable|VariableV2')
+    weight_partition_identity = graph_matcher.OpTypePattern('Identity', inputs=[weight_var])
+    weight_partition_concat = graph_matcher.OpTypePattern(
+        'ConcatV2', inputs=[weight_partition_identity, '*', '*'])
+    self.weight_identity = graph_matcher.OpTypePattern(
+        'Identity', inputs=[graph_matcher.OneofPattern(
+            [weight_partition_identity, weight_partition_concat, weight_var])])
+    self.weight_resource_var = graph_matcher.OpTypePattern('ReadVariableOp')
+    self.folded_weight = graph_matcher.OpTypePattern('Mul')
+    self.layer = graph_matcher.OpTypePattern(
+        '|'.join(QUANTIZABLE_TYPES),
+        inputs=[graph_matcher.OpTypePattern('*'), graph_matcher.OneofPattern(
+            [self.weight_identity, self.weight_resource_var, self.folded_weight])],
+        ordered_inputs=False)
+    batch_to_space = graph_matcher.OpTypePattern('BatchToSpaceND',
+                                                 inputs=[self.layer, '*', '*'])
+    layer_output = graph_matcher.OneofPattern([batch_to_space, self.layer])
+    folded_bias_mul = graph_matcher.OpTypePattern('Mul', inputs=['*', layer_output],
+                                                  ordered_inputs=False)
+    post_layer_correction = graph_matcher.OpTypePattern(
+        'Add|AddV2', inputs=[folded_bias_mul, '*'], ordered_inputs=False)
+    self.folded_bias_add = graph_matcher.OpTypePattern(
+        'Add|AddV2', inputs=[post_layer_correction, '*'], ordered_inputs=False)
+    bn_identity = graph_matcher.OpTypePattern('Identity', inputs=[self.folded_bias_add])
+    self.bias_add = graph_matcher.OpTypePattern(
+        'Add|AddV2|BiasAdd', inputs=[layer_output, '*'], ordered_inputs=False)
+    self.bypass = graph_matcher.OpTypePattern(
+        'Add|AddV2',
+        inputs=[graph_matcher.OneofPattern([self.bias_add, self.folded_bias_add, bn_identity]),
+                '*'],
+        ordered_inputs=False)
+    self.activation = graph_matcher.OpTypePattern(
+        '|'.join(sorted(common.ACTIVATION_TYPES)),
+        inputs=[graph_matcher.OneofPattern([self.bias_add, self.folded_bias_add, bn_identity,
+                                            self.bypass, self.layer])])
+    self.post_activation_bypass = graph_matcher.OpTypePattern(
+        'Add|AddV2', inputs=['*', self.activation], ordered_inputs=False)
+    self.final_layer = graph_matcher.OneofPattern([self.bias_add, self.folded_bias_add])
+    self.sep_conv = graph_matcher.OpTypePattern(
+        '|'.join(QUANTIZABLE_TYPES), inputs=[layer_output, '*'], ordered_inputs=False)
+
+  def weight_tensor(self, match):
+    for pattern in (self.weight_identity, self.weight_resource_var, self.folded_weight):
+      tensor = match.get_tensor(pattern)
+      if tensor is not None:
+        return tensor
+    return None
+
+  def bias_add_op(self, match):
+    return match.get_op(self.bias_add) or match.get_op(self.folded_bias_add)
+
+  # The matching passes, most specific first. Each entry: (root pattern attribute, function
+  # match -> _LayerMatch or None).
+  def passes(self):
+    return [
+        (self.post_activation_bypass, lambda m: _LayerMatch(
+            m.get_op(self.layer), self.weight_tensor(m), m.get_op(self.activation),
+            m.get_op(self.bypass), m.get_op(self.post_activation_bypass), self.bias_add_op(m))),
+        (self.activation, lambda m: None if _IsSkipLayer(m.get_op(self.activation)) else
+         _LayerMatch(m.get_op(self.layer), self.weight_tensor(m), m.get_op(self.activation),
+                     m.get_op(self.bypass), None, self.bias_add_op(m))),
+        # Final layer: the bias add itself plays the activation role.
+        (self.final_layer, lambda m: _LayerMatch(
+            m.get_op(self.layer), self.weight_tensor(m), self.bias_add_op(m), None, None, None)),
+        # Separable conv: the inner layer (fed straight into another layer) is quantized.
+        (self.sep_conv, lambda m: _LayerMatch(
+            m.get_op(self.layer), self.weight_tensor(m), m.get_op(self.layer), None, None, None)),
+    ]
+
+
+def _FindLayersToQuantize(graph):
+  """Returns the `_LayerMatch`es of `graph`, in pass order, each layer op at most once."""
+  patterns = _LayerPatterns()
+  layer_matches = []
+  matched_layer_set = set()
+  for root, to_layer_match in patterns.passes():
+    for match in graph_matcher.GraphMatcher(root).match_graph(graph):
+      layer_op = match.get_op(patterns.layer)
+      if layer_op is None or layer_op in matched_layer_set:
+        continue
+      layer_match = to_layer_match(match)
+      if layer_match is None or layer_match.weight_tensor is None:
+        continue
+      matched_layer_set.add(layer_op)
+      layer_matches.append(layer_match)
+  return layer_matches
+
+
+def _IsSkipLayer(activation_op):
+  """conv -> Identity -> FusedBatchNorm is the statistics branch left behind by folding."""
+  if activation_op.type == 'Identity' and len(activation_op.outputs) == 1:
+    consumers = activation_op.outputs[0].consumers()
+    if len(consumers) == 1 and consumers[0].type in FUSED_BATCH_NORM_TYPES:
+      return True
+  return False
+
+
+def _InsertQuantOp(context, name, producer, consumers, opts, producer_scope=None,
+                   consumer_scope=None, unit=None, depthwise=False):
+  """Inserts a fake-quant unit after `producer` and reroutes `consumers` to it.
+
+  Args:
+    context: name scope of the unit ('' for top level).
+    name: unit name (e.g. 'act_quant').
+    producer: the op whose output 0 is quantized.
+    consumers: ops to reroute to the quantized tensor.
+    opts: `_Options` of the rewrite.
+    producer_scope: skip unless the producer is in this scope.
+    consumer_scope: skip unless every consumer is in this scope.
+    unit: key of QUANTIZERS when it differs from `name`.
+    depthwise: the producer is a depthwise weight [h, w, in, mult] (per-channel layout).
+
+  Raises:
+    ValueError: if not every consumer could be rerouted.
+  """
+  config = QUANTIZERS[unit or name]
+  if producer_scope and not producer.name.startswith(producer_scope):
+    return
+  if consumer_scope and any(not c.name.startswith(consumer_scope) for c in consumers):
+    return
+  if opts.exclude_scopes and (
+      producer.name.startswith(opts.exclude_scopes) or
+      any(c.name.startswith(opts.exclude_scopes) for c in consumers)):
+    return
+  name_prefix = _AddContextToName(context, name)
+  # Inside a name scope S (e.g. TPU 'TPUReplicate/loop') drop S/ so names are not doubled.
+  name_scope = tf.compat.v1.get_default_graph().get_name_scope()
+  if name_scope:
+    name_prefix = common.DropStringPrefix(name_prefix, name_scope + '/')
+
+  inputs = producer.outputs[0]
+  # Idempotence: never quantize a tensor twice.
+  if common.FollowedByFakeQuant(inputs):
+    return
+
+  bits = opts.weight_bits if config.weight else opts.activation_bits
+  per_channel = opts.per_channel and config.weight
+  quant_inputs = inputs
+  if per_channel and depthwise:
+    # TFLite quantizes depthwise filters [1, h, w, in*mult] along in*mult: give FakeQuant that
+    # layout (last axis = in*mult) and reshape back.
+    shape = inputs.get_shape().as_list()
+    quant_inputs = tf.reshape(inputs, shape[:2] + [1, shape[2] * shape[3]],
+                              name=name_prefix + '/depthwise_channels')
+  builder = quant_ops.MovingAvgQuantize if config.moving_avg else quant_ops.LastValueQuantize
+  kwargs = dict(ema_decay=opts.ema_decay) if config.moving_avg else {}
+  quant = builder(
+      quant_inputs,
+      per_channel=per_channel,
+      init_min=config.init_min,
+      init_max=config.init_max,
+      vars_collection=opts.vars_collection,
+      name_prefix=name_prefix,
+      is_training=opts.is_training,
+      num_bits=bits,
+      narrow_range=config.narrow_range,
+      symmetric=opts.symmetric and config.symmetric,
+      **kwargs)
+  if quant_inputs is not inputs:
+    quant = tf.reshape(quant, shape, name=name_prefix + '/depthwise_weights')
+
+  if opts.quant_delay and opts.quant_delay > 0:
+    activate_quant = tf.greater_equal(
+        common.CreateOrGetQuantizationStep(), opts.quant_delay,
+        name=name_prefix + '/' + ACTIVATE_QUANT)
+    quant = tf.compat.v1.cond(activate_quant, lambda: quant, lambda: inputs,
+                              name=name_prefix + '/' + DELAYED_QUANT)
+
+  if consumers:
+    modified_count = common.RerouteTensor(quant, inputs, can_modify=consumers)
+    # Some operations can have multiple output tensors going to the same consumer. Since
+    # consumers is a set, we need to ensure modified_count is at least the number of consumers.
+    if modified_count < len(consumers):
+      raise ValueError('No inputs quantized for ops: [%s]' %
+                       ', '.join([c.name for c in consumers]))
+
+
+def _GetContextFromOp(op):
+  """Returns the name scope of `op` ('a/b/Conv2D' -> 'a/b'; top-level -> '')."""
+  return _ParentScope(op.name)
+
+
+def _ParentScope(name):
+  match = re.search(r'^(.*)/([^/]+)', name)
+  return match.group(1) if match else ''
+
+
+def _AddContextToName(context, name):
+  return context + '/' + name if context else name
