@@ -95,7 +95,7 @@ def Quantize(graph,
   for layer_match in _FindLayersToQuantize(graph):
     context = _GetContextFromOp(layer_match.layer_op)
     # Shared weights are quantized once, for all consumers.
-    _InsertQuantOp(
+    InsertQuantOp(
         context, WEIGHTS_QUANT, layer_match.weight_tensor.op,
         input_to_ops_map.ConsumerOperations(layer_match.weight_tensor.op), opts,
         consumer_scope=scope,
@@ -104,14 +104,14 @@ def Quantize(graph,
     add_context = context
     if layer_match.bypass_op:
       add_context = _ParentScope(context)
-    _InsertQuantOp(
+    InsertQuantOp(
         add_context, ACT_QUANT, layer_match.activation_op,
         input_to_ops_map.ConsumerOperations(layer_match.activation_op), opts,
         producer_scope=scope)
     quantized_ops.add(layer_match.activation_op)
 
     if layer_match.bypass_op is not None and layer_match.bias_add_op is not None:
-      _InsertQuantOp(
+      InsertQuantOp(
           context, CONV_QUANT, layer_match.bias_add_op,
           input_to_ops_map.ConsumerOperations(layer_match.bias_add_op), opts,
           producer_scope=scope, consumer_scope=scope)
@@ -121,7 +121,7 @@ def Quantize(graph,
       consumers = input_to_ops_map.ConsumerOperations(layer_match.bypass_op)
       # A following activation gets act_quant, so the Add itself needs no range.
       if not any(c.type in common.ACTIVATION_TYPES for c in consumers):
-        _InsertQuantOp(add_context, ADD_QUANT, layer_match.bypass_op, consumers, opts,
+        InsertQuantOp(add_context, ADD_QUANT, layer_match.bypass_op, consumers, opts,
                        producer_scope=scope, consumer_scope=scope)
         quantized_ops.add(layer_match.bypass_op)
 
@@ -129,7 +129,7 @@ def Quantize(graph,
       post_op = layer_match.post_activation_bypass_op
       consumers = input_to_ops_map.ConsumerOperations(post_op)
       if not any(c.type in RELU_TYPES for c in consumers):
-        _InsertQuantOp(_ParentScope(post_op.name), POST_ACTIVATION_BYPASS_QUANT, post_op,
+        InsertQuantOp(_ParentScope(post_op.name), POST_ACTIVATION_BYPASS_QUANT, post_op,
                        consumers, opts, producer_scope=scope)
         quantized_ops.add(post_op)
 
@@ -141,7 +141,7 @@ def _QuantizeActivationLayers(quantized_ops, graph, opts):
   input_to_ops_map = input_to_ops.InputToOps(graph)
   for op in list(graph.get_operations()):
     if _CheckIfQuantizableOp(op, quantized_ops):
-      _InsertQuantOp(op.name, ACTIVATION_LAYER_QUANT % op.type, op,
+      InsertQuantOp(op.name, ACTIVATION_LAYER_QUANT % op.type, op,
                      input_to_ops_map.ConsumerOperations(op), opts,
                      producer_scope=opts.scope, unit=ACTIVATION_LAYER_QUANT)
 
@@ -292,8 +292,8 @@ def _IsSkipLayer(activation_op):
   return False
 
 
-def _InsertQuantOp(context, name, producer, consumers, opts, producer_scope=None,
-                   consumer_scope=None, unit=None, depthwise=False):
+def InsertQuantOp(context, name, producer, consumers, opts, producer_scope=None,
+                   consumer_scope=None, unit=None, depthwise=False, config=None):
   """Inserts a fake-quant unit after `producer` and reroutes `consumers` to it.
 
   Args:
@@ -306,11 +306,12 @@ def _InsertQuantOp(context, name, producer, consumers, opts, producer_scope=None
     consumer_scope: skip unless every consumer is in this scope.
     unit: key of QUANTIZERS when it differs from `name`.
     depthwise: the producer is a depthwise weight [h, w, in, mult] (per-channel layout).
+    config: a `QuantizerConfig` to use instead of the QUANTIZERS row (coverage units).
 
   Raises:
     ValueError: if not every consumer could be rerouted.
   """
-  config = QUANTIZERS[unit or name]
+  config = config or QUANTIZERS[unit or name]
   if producer_scope and not producer.name.startswith(producer_scope):
     return
   if consumer_scope and any(not c.name.startswith(consumer_scope) for c in consumers):
@@ -356,12 +357,7 @@ def _InsertQuantOp(context, name, producer, consumers, opts, producer_scope=None
   if quant_inputs is not inputs:
     quant = tf.reshape(quant, shape, name=name_prefix + '/depthwise_weights')
 
-  if opts.quant_delay and opts.quant_delay > 0:
-    activate_quant = tf.greater_equal(
-        common.CreateOrGetQuantizationStep(), opts.quant_delay,
-        name=name_prefix + '/' + ACTIVATE_QUANT)
-    quant = tf.compat.v1.cond(activate_quant, lambda: quant, lambda: inputs,
-                              name=name_prefix + '/' + DELAYED_QUANT)
+  quant = DelayQuant(quant, inputs, name_prefix, opts.quant_delay)
 
   if consumers:
     modified_count = common.RerouteTensor(quant, inputs, can_modify=consumers)
@@ -370,6 +366,20 @@ def _InsertQuantOp(context, name, producer, consumers, opts, producer_scope=None
     if modified_count < len(consumers):
       raise ValueError('No inputs quantized for ops: [%s]' %
                        ', '.join([c.name for c in consumers]))
+
+
+def DelayQuant(quant, inputs, name_prefix, quant_delay):
+  """Returns `quant`, or a v1 cond choosing `inputs` until `quant_delay` steps have run.
+
+  Both branch tensors are built outside the cond, so ranges are learned during the delay; the
+  cond (`<prefix>/delayed_quant/{Switch_1,Merge}`) only selects the output.
+  """
+  if not quant_delay or quant_delay <= 0:
+    return quant
+  activate_quant = tf.greater_equal(
+      common.CreateOrGetQuantizationStep(), quant_delay, name=name_prefix + '/' + ACTIVATE_QUANT)
+  return tf.compat.v1.cond(activate_quant, lambda: quant, lambda: inputs,
+                           name=name_prefix + '/' + DELAYED_QUANT)
 
 
 def _GetContextFromOp(op):

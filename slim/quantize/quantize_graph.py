@@ -11,6 +11,7 @@ Usage (training graph, before the optimizer; eval graph built separately for exp
 """
 import tensorflow as tf
 
+from slim.quantize import coverage
 from slim.quantize import fold_batch_norms
 from slim.quantize import quantize
 
@@ -51,12 +52,11 @@ def _create_graph(input_graph=None, is_training=True, weight_bits=8, activation_
                       symmetric=symmetric, scope=scope, per_channel=per_channel,
                       exclude_scopes=exclude_scopes)
     if full_coverage:
-      # Imported here: coverage builds on this module's passes (and may not be present).
-      from slim.quantize import coverage  # pylint: disable=g-import-not-at-top
       coverage.QuantizeRemaining(
           input_graph, is_training, activation_bits=activation_bits, ema_decay=0.999,
           quant_delay=quant_delay, vars_collection=tf.compat.v1.GraphKeys.GLOBAL_VARIABLES,
-          scope=scope, exclude_scopes=exclude_scopes)
+          scope=scope, exclude_scopes=exclude_scopes, weight_bits=weight_bits,
+          per_channel=per_channel)
 
 
 def create_training_graph(input_graph=None, quant_delay=0):

@@ -306,7 +306,6 @@ def testCheckForTrainingOps_MessageListsOps():
 @pytest.mark.parametrize('rewrite', [contrib_quantize.create_training_graph,
                                      contrib_quantize.create_eval_graph])
 def testDefaultApi_FullCoverageIsIdempotent(rewrite):
-  pytest.importorskip('slim.quantize.coverage')
   _ConvLayer()
   rewrite()
   assert 'test/weights_quant/' + _FQ in _OpNames()
