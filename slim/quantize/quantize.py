@@ -352,7 +352,8 @@ def InsertQuantOp(context, name, producer, consumers, opts, producer_scope=None,
       is_training=opts.is_training,
       num_bits=bits,
       narrow_range=config.narrow_range,
-      symmetric=opts.symmetric and config.symmetric,
+      # TFLite int8 kernels need per-channel weights with zero point 0: symmetric ranges.
+      symmetric=(opts.symmetric or per_channel) and config.symmetric,
       **kwargs)
   if quant_inputs is not inputs:
     quant = tf.reshape(quant, shape, name=name_prefix + '/depthwise_weights')
