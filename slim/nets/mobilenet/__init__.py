@@ -1,0 +1,1 @@
+"""MobileNet family: a generic spec-walking builder plus per-version architecture tables."""

@@ -1,0 +1,124 @@
+"""MobileNet building blocks: the inverted-residual `expanded_conv` and its expansion helper."""
+
+import functools
+
+import slim  # pylint: disable=unused-import  (applies the TF 2.21 compat layer)
+import tensorflow as tf
+import tf_slim
+
+from slim.nets.mobilenet import mobilenet as lib
+
+# Scope / op names inside one expanded_conv block (fixed by the original checkpoints).
+DEFAULT_SCOPE = 'expanded_conv'
+EXPAND_SCOPE = 'expand'
+DEPTHWISE_SCOPE = 'depthwise'
+PROJECT_SCOPE = 'project'
+INPUT_NAME = 'input'
+EXPANSION_OUTPUT = 'expansion_output'
+DEPTHWISE_OUTPUT = 'depthwise_output'
+OUTPUT_NAME = 'output'
+
+
+def _expansion_size(expansion_size, num_inputs, divisible_by=8):
+  return lib._make_divisible(num_inputs * expansion_size, divisible_by)  # pylint: disable=protected-access
+
+
+def expand_input_by_factor(n, divisible_by=8):
+  """Returns a callable giving the inner size `n * num_inputs` rounded to `divisible_by`.
+
+  Args:
+    n: Expansion factor.
+    divisible_by: Rounding of the inner channel count.
+
+  Returns:
+    A function `f(num_inputs) -> int`.
+  """
+  return functools.partial(_expansion_size, n, divisible_by=divisible_by)
+
+
+@tf_slim.add_arg_scope
+def expanded_conv(input_tensor, num_outputs, expansion_size=expand_input_by_factor(6), stride=1,
+                  rate=1, kernel_size=(3, 3), residual=True, normalizer_fn=None,
+                  split_expansion=1, endpoints=None, use_explicit_padding=False, padding='SAME',
+                  inner_activation_fn=None, depthwise_activation_fn=None,
+                  project_activation_fn=tf.identity, scope=None):
+  """Inverted residual block: 1x1 expand -> depthwise -> linear 1x1 project (+ residual).
+
+  Args:
+    input_tensor: A 4-D NHWC tensor with a static channel count.
+    num_outputs: Channels of the projection.
+    expansion_size: Inner channel count, or a callable of the input depth
+      (see `expand_input_by_factor`). No expansion conv is built unless it exceeds the input depth.
+    stride: Depthwise stride.
+    rate: Depthwise atrous rate.
+    kernel_size: Depthwise kernel size.
+    residual: Add the input when stride is 1 and depths match; may also be a callable
+      `f(input_tensor=..., output_tensor=...)`.
+    normalizer_fn: Normalizer for all three convolutions.
+    split_expansion: Only 1 is supported (no split convolutions).
+    endpoints: Optional dict receiving 'expansion_output', 'depthwise_output', 'projection_output'.
+    use_explicit_padding: Pad explicitly before the depthwise conv and use 'VALID'.
+    padding: Depthwise padding ('SAME' or 'VALID').
+    inner_activation_fn: Activation of the expansion conv (None keeps the arg-scope default).
+    depthwise_activation_fn: Activation of the depthwise conv (None keeps the arg-scope default).
+    project_activation_fn: Activation of the projection (linear by default).
+    scope: Variable scope; defaults to 'expanded_conv' (uniquified).
+
+  Returns:
+    The block output, an identity op named 'output'.
+
+  Raises:
+    ValueError: if split_expansion != 1.
+    TypeError: if use_explicit_padding is combined with padding other than 'SAME'.
+  """
+  if split_expansion != 1:
+    raise ValueError('expanded_conv supports split_expansion=1 only, got %r' % (split_expansion,))
+  conv_defaults = {}
+  dw_defaults = {}
+  if inner_activation_fn is not None:
+    conv_defaults['activation_fn'] = inner_activation_fn
+  if depthwise_activation_fn is not None:
+    dw_defaults['activation_fn'] = depthwise_activation_fn
+  with tf.compat.v1.variable_scope(scope, default_name=DEFAULT_SCOPE) as s, \
+      tf.compat.v1.name_scope(s.original_name_scope), \
+      tf_slim.arg_scope((tf_slim.conv2d,), **conv_defaults), \
+      tf_slim.arg_scope((tf_slim.separable_conv2d,), **dw_defaults):
+    prev_depth = input_tensor.get_shape().as_list()[3]
+    if use_explicit_padding:
+      if padding != 'SAME':
+        raise TypeError('`use_explicit_padding` should only be used with "SAME" padding.')
+      padding = 'VALID'
+    input_tensor = tf.identity(input_tensor, INPUT_NAME)
+    net = input_tensor
+
+    inner_size = expansion_size(num_inputs=prev_depth) if callable(expansion_size) else (
+        expansion_size)
+    if inner_size > prev_depth:
+      net = tf_slim.conv2d(net, inner_size, [1, 1], stride=1, normalizer_fn=normalizer_fn,
+                           scope=EXPAND_SCOPE)
+      net = tf.identity(net, EXPANSION_OUTPUT)
+    if endpoints is not None:
+      endpoints[EXPANSION_OUTPUT] = net
+
+    if use_explicit_padding:
+      net = lib._fixed_padding(net, kernel_size, rate)  # pylint: disable=protected-access
+    # num_outputs=None makes separable_conv2d purely depthwise ('depthwise_weights').
+    net = tf_slim.separable_conv2d(net, num_outputs=None, kernel_size=kernel_size,
+                                   depth_multiplier=1, stride=stride, rate=rate,
+                                   normalizer_fn=normalizer_fn, padding=padding,
+                                   scope=DEPTHWISE_SCOPE)
+    net = tf.identity(net, name=DEPTHWISE_OUTPUT)
+    if endpoints is not None:
+      endpoints[DEPTHWISE_OUTPUT] = net
+
+    net = tf_slim.conv2d(net, num_outputs, [1, 1], stride=1, normalizer_fn=normalizer_fn,
+                         activation_fn=project_activation_fn, scope=PROJECT_SCOPE)
+    if endpoints is not None:
+      endpoints['projection_output'] = net
+
+    if callable(residual):
+      net = residual(input_tensor=input_tensor, output_tensor=net)
+    elif (residual and stride == 1 and
+          net.get_shape().as_list()[3] == input_tensor.get_shape().as_list()[3]):
+      net += input_tensor
+    return tf.identity(net, name=OUTPUT_NAME)

@@ -1,0 +1,235 @@
+"""Generic MobileNet builder: walks a declarative list of `op()` records.
+
+A conv_defs dict is `{'defaults': {(fn, ...): kwargs}, 'overrides'?: {...}, 'spec': [op(...), ...]}`.
+The builder applies `defaults` as nested arg scopes, then calls each op in turn, applying the depth
+multiplier and turning strides into atrous rates once the requested output stride is reached.
+"""
+
+import collections
+import contextlib
+import copy
+import os
+
+import slim  # pylint: disable=unused-import  (applies the TF 2.21 compat layer)
+import tensorflow as tf
+import tf_slim
+
+# Default variable scope of a net built without an explicit scope.
+DEFAULT_SCOPE = 'Mobilenet'
+# Suffix of op names collected as extra end points (`layer_N/<name>`).
+OUTPUT_SUFFIX = 'output'
+
+
+def _make_divisible(v, divisor, min_value=None):
+  """Rounds `v` to a multiple of `divisor`, never below `min_value` nor >10% below `v`."""
+  if min_value is None:
+    min_value = divisor
+  new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+  # Rounding down must not lose more than 10% of the channels.
+  if new_v < 0.9 * v:
+    new_v += divisor
+  return int(new_v)
+
+
+def _fixed_padding(inputs, kernel_size, rate=1):
+  """Pads `inputs` spatially as 'SAME' would, independent of the input size.
+
+  Args:
+    inputs: A 4-D NHWC tensor.
+    kernel_size: (height, width) of the kernel.
+    rate: Atrous rate of the convolution that follows.
+
+  Returns:
+    The padded tensor.
+  """
+  effective = [kernel_size[0] + (kernel_size[0] - 1) * (rate - 1),
+               kernel_size[1] + (kernel_size[1] - 1) * (rate - 1)]
+  pad_total = [effective[0] - 1, effective[1] - 1]
+  pad_beg = [pad_total[0] // 2, pad_total[1] // 2]
+  pad_end = [pad_total[0] - pad_beg[0], pad_total[1] - pad_beg[1]]
+  return tf.pad(inputs, [[0, 0], [pad_beg[0], pad_end[0]], [pad_beg[1], pad_end[1]], [0, 0]])
+
+
+@tf_slim.add_arg_scope
+def depth_multiplier(output_params, multiplier, divisible_by=8, min_depth=8, **unused_kwargs):
+  """Scales `output_params['num_outputs']` in place by `multiplier` (rounded to `divisible_by`).
+
+  Args:
+    output_params: The op's parameter dict (modified in place).
+    multiplier: Float depth multiplier.
+    divisible_by: Channel counts are rounded to a multiple of this.
+    min_depth: Lower bound on the channel count.
+    **unused_kwargs: Ignored.
+  """
+  if 'num_outputs' not in output_params:
+    return
+  d = output_params['num_outputs']
+  output_params['num_outputs'] = _make_divisible(d * multiplier, divisible_by, min_depth)
+
+
+_Op = collections.namedtuple('Op', ['op', 'params', 'multiplier_func'])
+
+
+def op(opfunc, multiplier_func=depth_multiplier, **params):
+  """Records one layer of a spec: `opfunc(net, **params)`, with depth scaling.
+
+  Args:
+    opfunc: The layer function (e.g. tf_slim.conv2d or conv_blocks.expanded_conv).
+    multiplier_func: Function applying the depth multiplier to the params.
+    **params: Keyword arguments for `opfunc`.
+
+  Returns:
+    An `Op` record.
+  """
+  multiplier = params.pop('multiplier_transform', multiplier_func)
+  return _Op(opfunc, params=params, multiplier_func=multiplier)
+
+
+@contextlib.contextmanager
+def _scope_all(scope, default_scope=None):
+  # Re-enter the variable scope, and reset the name scope to its original one so that op names
+  # match variable names even when `scope` is a VariableScope object opened by the caller.
+  with tf.compat.v1.variable_scope(scope, default_name=default_scope) as s, \
+      tf.compat.v1.name_scope(s.original_name_scope):
+    yield s
+
+
+@contextlib.contextmanager
+def _set_arg_scope_defaults(defaults):
+  """Applies a {(fn, ...): kwargs} dict as nested tf_slim arg scopes."""
+  if hasattr(defaults, 'items'):
+    items = list(defaults.items())
+  else:
+    items = defaults
+  if not items:
+    yield
+  else:
+    func, default_arg = items[0]
+    with tf_slim.arg_scope(func, **default_arg):
+      with _set_arg_scope_defaults(items[1:]):
+        yield
+
+
+@contextlib.contextmanager
+def safe_arg_scope(funcs, **kwargs):
+  """Like tf_slim.arg_scope, but drops kwargs whose value is None (keeps the outer value)."""
+  filtered = {name: value for name, value in kwargs.items() if value is not None}
+  if filtered:
+    with tf_slim.arg_scope(funcs, **filtered) as sc:
+      yield sc
+  else:
+    yield
+
+
+@tf_slim.add_arg_scope
+def mobilenet_base(inputs, conv_defs, multiplier=1.0, final_endpoint=None, output_stride=None,
+                   use_explicit_padding=False, scope=None, is_training=False):
+  """Builds the MobileNet feature layers described by `conv_defs`.
+
+  Args:
+    inputs: A 4-D NHWC float tensor.
+    conv_defs: A dict with 'defaults', optional 'overrides', and 'spec' (list of `op()` records).
+    multiplier: Depth multiplier applied to every op's `num_outputs` through its multiplier_func.
+    final_endpoint: Stop after this end point (e.g. 'layer_18'); None builds the whole spec.
+    output_stride: If set, the ratio of input to output resolution; once reached, later strides
+      become atrous rates (only for non-1x1 kernels).
+    use_explicit_padding: Pad explicitly and use 'VALID' convolutions instead of 'SAME'.
+    scope: Variable scope (string or VariableScope); defaults to 'Mobilenet'.
+    is_training: BN training mode; None keeps the value set by an outer arg scope.
+
+  Returns:
+    (net, end_points): the last tensor and a dict of end points (`layer_N`, `layer_N/<name>`).
+
+  Raises:
+    ValueError: if multiplier <= 0 or output_stride is not a positive number.
+  """
+  if multiplier <= 0:
+    raise ValueError('multiplier is not greater than zero.')
+  if output_stride is not None:
+    if output_stride == 0 or (output_stride > 1 and output_stride % 2):
+      raise ValueError('Output stride must be None, 1 or a multiple of 2.')
+
+  conv_defs_defaults = conv_defs.get('defaults', {})
+  conv_defs_overrides = conv_defs.get('overrides', {})
+  if use_explicit_padding:
+    conv_defs_overrides = copy.deepcopy(conv_defs_overrides)
+    conv_defs_overrides[(tf_slim.conv2d, tf_slim.separable_conv2d)] = {'padding': 'VALID'}
+
+  # The running stride and atrous rate, to implement output_stride.
+  current_stride = 1
+  rate = 1
+  with _scope_all(scope, default_scope=DEFAULT_SCOPE), \
+      safe_arg_scope([tf_slim.batch_norm], is_training=is_training), \
+      _set_arg_scope_defaults(conv_defs_defaults), \
+      _set_arg_scope_defaults(conv_defs_overrides):
+    net = inputs
+    end_points = {}
+    scopes = {}
+    for i, opdef in enumerate(conv_defs['spec']):
+      params = dict(opdef.params)
+      opdef.multiplier_func(params, multiplier)
+      stride = params.get('stride', 1)
+      if output_stride is not None and current_stride == output_stride:
+        # The target stride is reached: keep the resolution and dilate instead.
+        layer_stride = 1
+        layer_rate = rate
+        rate *= stride
+      else:
+        layer_stride = stride
+        layer_rate = 1
+        current_stride *= stride
+      params['stride'] = layer_stride
+      if layer_rate > 1 and tuple(params.get('kernel_size', [])) != (1, 1):
+        # 1x1 convolutions gain nothing from dilation.
+        params['rate'] = layer_rate
+      if use_explicit_padding:
+        if 'kernel_size' in params:
+          net = _fixed_padding(net, params['kernel_size'], layer_rate)
+        else:
+          params['use_explicit_padding'] = True
+
+      end_point = 'layer_%d' % (i + 1)
+      net = opdef.op(net, **params)
+      end_points[end_point] = net
+      scopes[os.path.dirname(net.name)] = end_point
+      if final_endpoint is not None and end_point == final_endpoint:
+        break
+
+    # Every op named '*output' directly under a layer's scope becomes 'layer_N/<name>'.
+    for t in net.graph.get_operations():
+      op_scope = os.path.dirname(t.name)
+      base_name = os.path.basename(t.name)
+      if op_scope in scopes and t.name.endswith(OUTPUT_SUFFIX):
+        end_points[scopes[op_scope] + '/' + base_name] = t.outputs[0]
+    return net, end_points
+
+
+def training_scope(is_training=True, weight_decay=0.00004, stddev=0.09, dropout_keep_prob=0.8,
+                   bn_decay=0.997):
+  """Arg scope for training MobileNets (truncated-normal init, BN, l2 on conv2d only).
+
+  Args:
+    is_training: BN and dropout training mode; None leaves them to outer scopes.
+    weight_decay: L2 weight decay for conv2d weights (separable convs are not regularized).
+    stddev: Truncated-normal stddev for weights; < 0 selects Xavier initialization.
+    dropout_keep_prob: Dropout keep probability.
+    bn_decay: Batch-norm moving average decay.
+
+  Returns:
+    An arg scope dict for `tf_slim.arg_scope`.
+  """
+  batch_norm_params = {'decay': bn_decay, 'is_training': is_training}
+  if stddev < 0:
+    weight_initializer = tf_slim.initializers.xavier_initializer()
+  else:
+    weight_initializer = tf.compat.v1.truncated_normal_initializer(stddev=stddev)
+  with tf_slim.arg_scope([tf_slim.conv2d, tf_slim.fully_connected, tf_slim.separable_conv2d],
+                         weights_initializer=weight_initializer,
+                         normalizer_fn=tf_slim.batch_norm), \
+      tf_slim.arg_scope([mobilenet_base], is_training=is_training), \
+      safe_arg_scope([tf_slim.batch_norm], **batch_norm_params), \
+      safe_arg_scope([tf_slim.dropout], is_training=is_training, keep_prob=dropout_keep_prob), \
+      tf_slim.arg_scope([tf_slim.conv2d],
+                        weights_regularizer=tf_slim.l2_regularizer(weight_decay)), \
+      tf_slim.arg_scope([tf_slim.separable_conv2d], weights_regularizer=None) as s:
+    return s

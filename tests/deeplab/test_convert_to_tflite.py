@@ -1,0 +1,42 @@
+"""Tests of deeplab/convert_to_tflite.py on a tiny hand-quantized frozen graph.
+
+Graph (every tensor has a FakeQuant range, as the QAT export has):
+  ImageTensor(uint8) -> Cast -> mul,sub -> input/FakeQuant -> Conv2D(fq weights) + bias
+    -> Relu6 -> act FakeQuant -> ArgMax
+"""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from deeplab import convert_to_tflite
+
+
+def _frozen_graph():
+  with tf.Graph().as_default() as graph:
+    image = tf.compat.v1.placeholder(tf.uint8, [1, 8, 8, 3], name='ImageTensor')
+    x = tf.cast(image, tf.float32) * (2.0 / 255) - 1.0
+    x = tf.quantization.fake_quant_with_min_max_args(x, -1.0, 1.0, name='input')
+    w = np.random.RandomState(0).uniform(-1, 1, [1, 1, 3, 4]).astype(np.float32)
+    wq = tf.quantization.fake_quant_with_min_max_args(tf.constant(w), -1.0, 1.0,
+                                                      narrow_range=True)
+    y = tf.nn.relu6(tf.nn.conv2d(x, wq, 1, 'SAME') + tf.constant([0.1, 0.2, 0.3, 0.4]))
+    y = tf.quantization.fake_quant_with_min_max_args(y, 0.0, 6.0)
+    tf.argmax(y, 3, name='ArgMax')
+    return graph.as_graph_def()
+
+
+def testConvertUint8_FullyIntegerAndAgreesWithGraph():
+  graph_def = _frozen_graph()
+  model = convert_to_tflite.convert_uint8(graph_def, 'input:0', 'ArgMax:0')
+  assert convert_to_tflite.float_tensors(model) == []
+  image = np.random.RandomState(1).randint(0, 256, [8, 8, 3]).astype(np.uint8)
+  graph_out = convert_to_tflite.run_graph(graph_def, image, 'ArgMax:0')
+  tflite_out = convert_to_tflite.run_tflite(model, image)
+  assert tflite_out.shape == (1, 8, 8)
+  assert np.mean(graph_out == tflite_out) > 0.9
+
+
+def testLoadGraphDef_MissingFileNamesFlag(tmp_path):
+  with pytest.raises(ValueError, match='--quantized_graph_def_path=.*file not found'):
+    convert_to_tflite.load_graph_def(str(tmp_path / 'nope.pb'))

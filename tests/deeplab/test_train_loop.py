@@ -1,0 +1,100 @@
+"""Tests of deeplab/train.py's graph building and session loop (stand-in backbone).
+
+The stand-in backbone (see test_model.py) keeps these tests independent of slim.nets; the head,
+loss, optimizer, checkpointing and resume logic are the real ones.
+"""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from deeplab import common
+from deeplab import train
+from tests.deeplab import test_model
+
+_stand_in_backbone = test_model._stand_in_backbone  # pylint: disable=protected-access
+
+
+def _build(num_clones=1, loss_scale=1.0):
+  rng = np.random.RandomState(0)
+  images = tf.constant(rng.uniform(0, 255, [2, 33, 33, 3]).astype(np.float32))
+  labels = tf.constant(rng.randint(0, 3, [2, 33, 33, 1]).astype(np.int32))
+  options = common.ModelOptions({common.OUTPUT_TYPE: 3}, crop_size=[33, 33], output_stride=16,
+                                batch_norm_decay=0.9)
+  global_step = tf.compat.v1.train.get_or_create_global_step()
+  loss, update_ops = train.build_clone_losses(
+      {common.IMAGE: images, common.LABEL: labels}, options, 3, 255, num_clones=num_clones)
+  loss = loss * loss_scale
+  optimizer = tf.compat.v1.train.AdamOptimizer(1e-3)
+  grads = optimizer.minimize(loss, global_step=global_step)
+  with tf.control_dependencies([grads] + list(update_ops)):
+    train_op = tf.identity(loss)
+  return train_op, loss, global_step, update_ops
+
+
+def _run_loop(logdir, steps, **kwargs):
+  train_op, loss, global_step, _ = _build(**kwargs)
+  saver = tf.compat.v1.train.Saver()
+  with tf.compat.v1.Session() as sess:
+    sess.run(tf.compat.v1.global_variables_initializer())
+    latest = tf.train.latest_checkpoint(logdir)
+    if latest:
+      saver.restore(sess, latest)
+    return train.train_loop(sess, train_op, loss, tf.constant(1e-3), global_step, saver, None,
+                            None, logdir, steps, log_steps=1)
+
+
+def testTrainLoop_ResumeContinuesGlobalStep(tmp_path):
+  logdir = str(tmp_path)
+  assert _run_loop(logdir, 2) == 2
+  assert tf.train.latest_checkpoint(logdir) == os.path.join(logdir, 'model.ckpt-2')
+  tf.compat.v1.reset_default_graph()
+  assert _run_loop(logdir, 3) == 3
+  assert tf.train.latest_checkpoint(logdir) == os.path.join(logdir, 'model.ckpt-3')
+
+
+def testTrainLoop_CheckpointHasOriginalVariableNames(tmp_path):
+  _run_loop(str(tmp_path), 1)
+  names = dict(tf.train.list_variables(str(tmp_path)))
+  assert names['logits/semantic/weights'] == [1, 1, 256, 3]
+  assert names['aspp0/BatchNorm/moving_mean'] == [256]
+  assert 'global_step' in names
+
+
+def testTrainLoop_NonFiniteLossStopsAndKeepsLastCheckpoint(tmp_path):
+  logdir = str(tmp_path)
+  _run_loop(logdir, 1)
+  tf.compat.v1.reset_default_graph()
+  with pytest.raises(train.NonFiniteLossError, match='Loss is nan at global step 2'):
+    _run_loop(logdir, 3, loss_scale=float('nan'))
+  assert tf.train.latest_checkpoint(logdir) == os.path.join(logdir, 'model.ckpt-1')
+
+
+def testBuildCloneLosses_TwoClonesShareVariablesAndSplitBatch():
+  _build(num_clones=2)
+  graph = tf.compat.v1.get_default_graph()
+  assert graph.get_operation_by_name('clone_1/semantic_merged_logits/pixel_losses')
+  weights = [v.op.name for v in tf.compat.v1.trainable_variables()
+             if v.op.name.endswith('logits/semantic/weights')]
+  assert weights == ['logits/semantic/weights']
+
+
+def testMaybeQuantizeTrainingGraph_InsertsFakeQuantBeforeOptimizer():
+  # The rewriter's full-coverage pass (helper A) is required by create_training_graph.
+  pytest.importorskip('slim.quantize.coverage')
+  rng = np.random.RandomState(0)
+  images = tf.constant(rng.uniform(0, 255, [2, 33, 33, 3]).astype(np.float32))
+  labels = tf.constant(rng.randint(0, 3, [2, 33, 33, 1]).astype(np.int32))
+  options = common.ModelOptions({common.OUTPUT_TYPE: 3}, crop_size=[33, 33], output_stride=16)
+  tf.compat.v1.train.get_or_create_global_step()
+  loss, _ = train.build_clone_losses({common.IMAGE: images, common.LABEL: labels}, options, 3,
+                                     255)
+  assert train.maybe_quantize_training_graph(0, num_clones=1)
+  names = {op.name for op in tf.compat.v1.get_default_graph().get_operations()
+           if op.type.startswith('FakeQuantWithMinMaxVars')}
+  assert any(n.startswith('aspp0/weights_quant/') for n in names)
+  assert any(n.startswith('concat_projection/act_quant/') for n in names)
+  assert any(n.startswith('logits/semantic/weights_quant/') for n in names)
+  tf.compat.v1.train.AdamOptimizer(1e-3).minimize(loss)
