@@ -1,0 +1,207 @@
+"""tf.data input pipeline over segmentation TFRecords (the original DeepLab `data_generator`).
+
+Reads `<dataset_dir>/<split>-*` shards written by build_voc2012_data, decodes, preprocesses with
+input_preprocess and batches. Samples are dicts keyed by deeplab.common names.
+"""
+import collections
+import os
+
+import slim  # noqa: F401  (graph-mode TF1 behaviour before any TF use)
+import tensorflow as tf
+
+from datasets import build_data
+from deeplab import common
+from deeplab import input_preprocess
+
+tf1 = tf.compat.v1
+
+DatasetDescriptor = collections.namedtuple(
+    'DatasetDescriptor',
+    ['splits_to_sizes',  # Number of examples per split.
+     'num_classes',  # Number of classes, including background.
+     'ignore_label',  # Label value excluded from loss and metrics.
+    ])
+
+_CITYSCAPES_INFORMATION = DatasetDescriptor(
+    splits_to_sizes={'train_fine': 2975, 'train_coarse': 22973, 'trainval_fine': 3475,
+                     'trainval_coarse': 23473, 'val_fine': 500, 'test_fine': 1525},
+    num_classes=19, ignore_label=255)
+
+_PASCAL_VOC_SEG_INFORMATION = DatasetDescriptor(
+    splits_to_sizes={'train': 1464, 'train_aug': 10582, 'trainval': 2913, 'val': 1449},
+    num_classes=21, ignore_label=255)
+
+_ADE20K_INFORMATION = DatasetDescriptor(
+    splits_to_sizes={'train': 20210, 'val': 2000},
+    num_classes=151, ignore_label=0)
+
+# Project dataset from datasets/synthetic.py (default sizes of its CLI).
+SYNTHETIC_NUM_TRAIN = 600
+SYNTHETIC_NUM_VAL = 100
+_SYNTHETIC_INFORMATION = DatasetDescriptor(
+    splits_to_sizes={'train': SYNTHETIC_NUM_TRAIN, 'val': SYNTHETIC_NUM_VAL,
+                     'trainval': SYNTHETIC_NUM_TRAIN + SYNTHETIC_NUM_VAL},
+    num_classes=6, ignore_label=255)
+
+_DATASETS_INFORMATION = {
+    'cityscapes': _CITYSCAPES_INFORMATION,
+    'pascal_voc_seg': _PASCAL_VOC_SEG_INFORMATION,
+    'ade20k': _ADE20K_INFORMATION,
+    'synthetic': _SYNTHETIC_INFORMATION,
+}
+
+_FILE_PATTERN = '%s-*'
+_SHUFFLE_BUFFER = 100
+
+
+def get_cityscapes_dataset_name():
+  return 'cityscapes'
+
+
+def get_descriptor(dataset_name):
+  """Returns the DatasetDescriptor of `dataset_name`; ValueError lists the known names."""
+  if dataset_name not in _DATASETS_INFORMATION:
+    raise ValueError('Unknown dataset %r; known: %s'
+                     % (dataset_name, ', '.join(sorted(_DATASETS_INFORMATION))))
+  return _DATASETS_INFORMATION[dataset_name]
+
+
+# Longer name used by scripts.
+get_dataset_descriptor = get_descriptor
+
+
+class Dataset(object):
+  """Represents an input pipeline for one split of a segmentation dataset."""
+
+  def __init__(self, dataset_name, split_name, dataset_dir, batch_size, crop_size,
+               min_resize_value=None, max_resize_value=None, resize_factor=None,
+               min_scale_factor=1., max_scale_factor=1., scale_factor_step_size=0,
+               model_variant=None, num_readers=1, is_training=False, should_shuffle=False,
+               should_repeat=False):
+    """Initializes the dataset.
+
+    Args:
+      dataset_name: a key of _DATASETS_INFORMATION.
+      split_name: split to read (must be in the descriptor's splits).
+      dataset_dir: folder of the TFRecord shards.
+      batch_size: batch size.
+      crop_size: [crop_height, crop_width].
+      min_resize_value, max_resize_value, resize_factor: see input_preprocess.
+      min_scale_factor, max_scale_factor, scale_factor_step_size: random scaling (training).
+      model_variant: selects the padding value.
+      num_readers: parallel TFRecord readers.
+      is_training: training preprocessing (random scale/crop/flip).
+      should_shuffle: shuffle the examples.
+      should_repeat: repeat forever (else one epoch).
+
+    Raises:
+      ValueError: unknown dataset or split.
+    """
+    descriptor = get_descriptor(dataset_name)
+    if split_name not in descriptor.splits_to_sizes:
+      raise ValueError('Unknown split %r of dataset %r; known: %s'
+                       % (split_name, dataset_name, ', '.join(sorted(descriptor.splits_to_sizes))))
+    self.dataset_name = dataset_name
+    self.split_name = split_name
+    self.dataset_dir = dataset_dir
+    self.batch_size = batch_size
+    self.crop_size = crop_size
+    self.min_resize_value = min_resize_value
+    self.max_resize_value = max_resize_value
+    self.resize_factor = resize_factor
+    self.min_scale_factor = min_scale_factor
+    self.max_scale_factor = max_scale_factor
+    self.scale_factor_step_size = scale_factor_step_size
+    self.model_variant = model_variant
+    self.num_readers = num_readers
+    self.is_training = is_training
+    self.should_shuffle = should_shuffle
+    self.should_repeat = should_repeat
+    self.num_of_classes = descriptor.num_classes
+    self.ignore_label = descriptor.ignore_label
+
+  def _parse_function(self, example_proto):
+    """Decodes one serialized example into a sample dict."""
+    features = {
+        build_data.IMAGE_ENCODED: tf1.FixedLenFeature((), tf.string, default_value=''),
+        build_data.IMAGE_FILENAME: tf1.FixedLenFeature((), tf.string, default_value=''),
+        build_data.IMAGE_FORMAT: tf1.FixedLenFeature((), tf.string, default_value='jpeg'),
+        build_data.IMAGE_HEIGHT: tf1.FixedLenFeature((), tf.int64, default_value=0),
+        build_data.IMAGE_WIDTH: tf1.FixedLenFeature((), tf.int64, default_value=0),
+        build_data.LABEL_ENCODED: tf1.FixedLenFeature((), tf.string, default_value=''),
+        build_data.LABEL_FORMAT: tf1.FixedLenFeature((), tf.string, default_value='png'),
+    }
+    parsed = tf1.parse_single_example(example_proto, features)
+
+    def _decode(content, channels):
+      # decode_jpeg only handles JPEG; decode_png handles PNG. Pick by magic bytes.
+      return tf1.cond(tf.io.is_jpeg(content),
+                      lambda: tf.image.decode_jpeg(content, channels),
+                      lambda: tf.image.decode_png(content, channels))
+
+    image = _decode(parsed[build_data.IMAGE_ENCODED], 3)
+    label = None
+    if self.split_name != common.TEST_SET:
+      label = _decode(parsed[build_data.LABEL_ENCODED], 1)
+    sample = {
+        common.IMAGE: image,
+        common.IMAGE_NAME: parsed[build_data.IMAGE_FILENAME],
+        common.HEIGHT: parsed[build_data.IMAGE_HEIGHT],
+        common.WIDTH: parsed[build_data.IMAGE_WIDTH],
+    }
+    if label is not None:
+      if label.get_shape().ndims == 2:
+        label = tf.expand_dims(label, 2)
+      label.set_shape([None, None, 1])
+      sample[common.LABELS_CLASS] = label
+    return sample
+
+  def _preprocess_image(self, sample):
+    """Runs input_preprocess on a sample and renames labels_class to label."""
+    image = sample[common.IMAGE]
+    label = sample.get(common.LABELS_CLASS)
+    original_image, image, label = input_preprocess.preprocess_image_and_label(
+        image=image, label=label, crop_height=self.crop_size[0], crop_width=self.crop_size[1],
+        min_resize_value=self.min_resize_value, max_resize_value=self.max_resize_value,
+        resize_factor=self.resize_factor, min_scale_factor=self.min_scale_factor,
+        max_scale_factor=self.max_scale_factor,
+        scale_factor_step_size=self.scale_factor_step_size, ignore_label=self.ignore_label,
+        is_training=self.is_training, model_variant=self.model_variant)
+    sample[common.IMAGE] = image
+    if not self.is_training:
+      # Original image is kept for visualization.
+      sample[common.ORIGINAL_IMAGE] = original_image
+    if label is not None:
+      sample[common.LABEL] = label
+    sample.pop(common.LABELS_CLASS, None)
+    return sample
+
+  def _get_all_files(self):
+    """Returns the shard paths of the split; DatasetBuildError if there are none."""
+    pattern = os.path.join(self.dataset_dir, _FILE_PATTERN % self.split_name)
+    files = sorted(f for f in tf.io.gfile.glob(pattern) if '.tmp-' not in f)
+    if not files:
+      raise build_data.DatasetBuildError(
+          '%s: no TFRecord files for split %r of dataset %r (expected %s-XXXXX-of-XXXXX.tfrecord)'
+          % (pattern, self.split_name, self.dataset_name, self.split_name))
+    return files
+
+  def get_one_shot_iterator(self):
+    """Returns a one-shot iterator over batched sample dicts."""
+    files = self._get_all_files()
+    dataset = tf.data.TFRecordDataset(files, num_parallel_reads=self.num_readers)
+    dataset = dataset.map(self._parse_function, num_parallel_calls=self.num_readers)
+    dataset = dataset.map(self._preprocess_image, num_parallel_calls=self.num_readers)
+    if self.should_shuffle:
+      dataset = dataset.shuffle(buffer_size=_SHUFFLE_BUFFER)
+    if self.should_repeat:
+      dataset = dataset.repeat()
+    else:
+      dataset = dataset.repeat(1)
+    # Evaluation images differ in size before padding; original_image is padded per batch.
+    if self.is_training:
+      dataset = dataset.batch(self.batch_size)
+    else:
+      dataset = dataset.padded_batch(self.batch_size)
+    dataset = dataset.prefetch(self.batch_size)
+    return tf1.data.make_one_shot_iterator(dataset)

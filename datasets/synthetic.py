@@ -1,0 +1,238 @@
+"""Deterministic synthetic segmentation dataset in PASCAL VOC layout.
+
+Writes under --output_dir:
+  JPEGImages/<name>.jpg, SegmentationClass/<name>.png (palette PNG, VOC colour map),
+  ImageSets/Segmentation/{train,val,trainval}.txt
+and with --convert also SegmentationClassRaw/ (remove_gt_colormap) and tfrecord/ (shards).
+
+Five object classes (plus background 0) on textured gradient backgrounds. Each class has its own
+shape AND its own colour/texture statistics, but every colour family is shared by two classes,
+so colour alone cannot separate them. Objects vary in scale, occlude each other, and carry a
+255 (ignore) band along their boundaries as VOC annotations do.
+
+Usage:
+  python -m datasets.synthetic --output_dir=DIR [--seed=0 --num_train=600 --num_val=100 \
+      --size=128 --convert]
+"""
+import io
+import os
+
+import numpy as np
+from absl import app
+from absl import flags
+from PIL import Image
+
+from slim import fileio
+
+FLAGS = flags.FLAGS
+
+NUM_CLASSES = 6  # Background + 5 objects.
+IGNORE_LABEL = 255
+CLASS_NAMES = ('background', 'disc', 'square', 'triangle', 'ring', 'cross')
+JPEG_QUALITY = 90
+BORDER_WIDTH = 1  # Pixels of ignore label on each side of an object boundary.
+
+# Colour families as RGB means; class c draws from families _CLASS_FAMILIES[c] (two each, every
+# family used by two or more classes) so colour is ambiguous without shape/texture.
+_FAMILIES = np.array([[200, 60, 50], [60, 170, 70], [60, 80, 200]], np.float32)
+_CLASS_FAMILIES = {1: (0, 1), 2: (1, 2), 3: (2, 0), 4: (0, 1), 5: (1, 2)}
+# Texture per class: (kind, amplitude). Kinds are rendered in _texture.
+_CLASS_TEXTURE = {1: ('flat', 8.), 2: ('stripes', 35.), 3: ('noise', 30.), 4: ('checker', 30.),
+                  5: ('flat', 8.)}
+
+SPLITS = ('train', 'val')
+
+
+def voc_colormap(n=256):
+  """Returns the PASCAL VOC palette as a flat list of 3 * n ints."""
+  cmap = []
+  for i in range(n):
+    r = g = b = 0
+    c = i
+    for j in range(8):
+      r |= ((c >> 0) & 1) << (7 - j)
+      g |= ((c >> 1) & 1) << (7 - j)
+      b |= ((c >> 2) & 1) << (7 - j)
+      c >>= 3
+    cmap.extend([r, g, b])
+  return cmap
+
+
+_PALETTE = voc_colormap()
+
+
+def _background(rng, size, yy, xx):
+  """Gradient plus low-frequency texture plus pixel noise."""
+  c0 = rng.uniform(40, 215, 3).astype(np.float32)
+  c1 = rng.uniform(40, 215, 3).astype(np.float32)
+  angle = rng.uniform(0, 2 * np.pi)
+  t = ((np.cos(angle) * xx + np.sin(angle) * yy) / size + 1.) / 2.
+  image = c0 * (1. - t[..., None]) + c1 * t[..., None]
+  freq = rng.uniform(2, 6, 2)
+  phase = rng.uniform(0, 2 * np.pi, 2)
+  wave = np.sin(2 * np.pi * freq[0] * xx / size + phase[0]) * np.sin(
+      2 * np.pi * freq[1] * yy / size + phase[1])
+  image += rng.uniform(5, 25) * wave[..., None]
+  image += rng.normal(0, 6, image.shape)
+  return image
+
+
+def _shape_mask(cls, yy, xx, cy, cx, r, theta):
+  """Boolean mask of the class shape centred at (cy, cx) with radius r, rotated by theta."""
+  u = np.cos(theta) * (xx - cx) + np.sin(theta) * (yy - cy)
+  v = -np.sin(theta) * (xx - cx) + np.cos(theta) * (yy - cy)
+  d = np.sqrt(u * u + v * v)
+  if cls == 1:  # Disc.
+    return d < r
+  if cls == 2:  # Square.
+    return (np.abs(u) < 0.8 * r) & (np.abs(v) < 0.8 * r)
+  if cls == 3:  # Equilateral triangle: inside three half planes.
+    inside = np.ones_like(d, bool)
+    for k in range(3):
+      a = theta + k * 2 * np.pi / 3
+      inside &= (np.cos(a) * (xx - cx) + np.sin(a) * (yy - cy)) < 0.5 * r
+    return inside
+  if cls == 4:  # Ring.
+    return (d < r) & (d > 0.55 * r)
+  if cls == 5:  # Cross.
+    return ((np.abs(u) < 0.3 * r) & (np.abs(v) < r)) | ((np.abs(v) < 0.3 * r) & (np.abs(u) < r))
+  raise ValueError('unknown class %d' % cls)
+
+
+def _texture(kind, amplitude, rng, yy, xx):
+  if kind == 'flat':
+    return amplitude * rng.normal(0, 0.3, yy.shape)
+  if kind == 'stripes':
+    period = rng.uniform(4, 7)
+    return amplitude * np.sign(np.sin(2 * np.pi * (xx + yy) / period))
+  if kind == 'noise':
+    return amplitude * rng.normal(0, 1, yy.shape)
+  if kind == 'checker':
+    cell = int(rng.integers(3, 6))
+    return amplitude * (((yy // cell + xx // cell) % 2) * 2 - 1)
+  raise ValueError('unknown texture %r' % kind)
+
+
+def _dilate(mask, width):
+  out = mask.copy()
+  for _ in range(width):
+    grown = out.copy()
+    grown[1:] |= out[:-1]
+    grown[:-1] |= out[1:]
+    grown[:, 1:] |= out[:, :-1]
+    grown[:, :-1] |= out[:, 1:]
+    out = grown
+  return out
+
+
+def make_example(rng, size):
+  """Returns (image uint8 [size, size, 3], label uint8 [size, size]) for one random scene."""
+  yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+  image = _background(rng, size, yy, xx)
+  label = np.zeros((size, size), np.uint8)
+  border = np.zeros((size, size), bool)
+  num_objects = int(rng.integers(1, 4))
+  for _ in range(num_objects):
+    cls = int(rng.integers(1, NUM_CLASSES))
+    r = rng.uniform(0.08, 0.32) * size
+    cy, cx = rng.uniform(0.1, 0.9, 2) * size
+    mask = _shape_mask(cls, yy, xx, cy, cx, r, rng.uniform(0, 2 * np.pi))
+    if not mask.any():
+      continue
+    family = _FAMILIES[_CLASS_FAMILIES[cls][int(rng.integers(0, 2))]]
+    colour = np.clip(family + rng.normal(0, 25, 3), 0, 255)
+    kind, amplitude = _CLASS_TEXTURE[cls]
+    fill = colour + _texture(kind, amplitude, rng, yy, xx)[..., None]
+    image[mask] = fill[mask]
+    # A later object occludes earlier ones: its pixels and its boundary band win.
+    label[mask] = cls
+    border &= ~mask
+    border |= _dilate(mask, BORDER_WIDTH) & ~_erode(mask, BORDER_WIDTH)
+  label[border] = IGNORE_LABEL
+  image += rng.normal(0, 4, image.shape)
+  return np.clip(image, 0, 255).astype(np.uint8), label
+
+
+def _erode(mask, width):
+  return ~_dilate(~mask, width)
+
+
+def _encode_jpeg(image):
+  buf = io.BytesIO()
+  Image.fromarray(image).save(buf, format='JPEG', quality=JPEG_QUALITY)
+  return buf.getvalue()
+
+
+def _encode_palette_png(label):
+  buf = io.BytesIO()
+  png = Image.fromarray(label, mode='P')
+  png.putpalette(_PALETTE)
+  png.save(buf, format='PNG')
+  return buf.getvalue()
+
+
+def example_name(split, index):
+  return 'syn_%s_%05d' % (split, index)
+
+
+def generate(output_dir, seed=0, num_train=600, num_val=100, size=128):
+  """Writes the dataset in VOC layout; returns {split: [names]}.
+
+  Every example draws from its own RNG seeded by (seed, split, index), so the output depends only
+  on the arguments.
+  """
+  image_dir = os.path.join(output_dir, 'JPEGImages')
+  label_dir = os.path.join(output_dir, 'SegmentationClass')
+  list_dir = os.path.join(output_dir, 'ImageSets', 'Segmentation')
+  splits = {}
+  for split_id, (split, count) in enumerate(zip(SPLITS, (num_train, num_val))):
+    names = []
+    for index in range(count):
+      rng = np.random.default_rng([seed, split_id, index])
+      image, label = make_example(rng, size)
+      name = example_name(split, index)
+      fileio.atomic_write_bytes(os.path.join(image_dir, name + '.jpg'), _encode_jpeg(image))
+      fileio.atomic_write_bytes(os.path.join(label_dir, name + '.png'), _encode_palette_png(label))
+      names.append(name)
+    splits[split] = names
+  splits['trainval'] = splits['train'] + splits['val']
+  for split, names in splits.items():
+    fileio.atomic_write_text(os.path.join(list_dir, split + '.txt'),
+                             ''.join(n + '\n' for n in names))
+  return splits
+
+
+def convert(output_dir):
+  """Runs remove_gt_colormap and build_voc2012_data on a generated dataset folder."""
+  from datasets import build_voc2012_data  # pylint: disable=g-import-not-at-top
+  from datasets import remove_gt_colormap  # pylint: disable=g-import-not-at-top
+  raw_dir = os.path.join(output_dir, 'SegmentationClassRaw')
+  remove_gt_colormap.remove_gt_colormap(os.path.join(output_dir, 'SegmentationClass'), raw_dir)
+  list_dir = os.path.join(output_dir, 'ImageSets', 'Segmentation')
+  for split in SPLITS + ('trainval',):
+    build_voc2012_data.convert_dataset(
+        os.path.join(list_dir, split + '.txt'), os.path.join(output_dir, 'JPEGImages'), raw_dir,
+        os.path.join(output_dir, 'tfrecord'), image_format='jpg', num_classes=NUM_CLASSES,
+        ignore_label=IGNORE_LABEL)
+
+
+def define_flags():
+  """Defines the command-line flags (only for the script)."""
+  flags.DEFINE_string('output_dir', None, 'Folder of the generated dataset.')
+  flags.DEFINE_integer('seed', 0, 'Random seed.')
+  flags.DEFINE_integer('num_train', 600, 'Number of train examples.')
+  flags.DEFINE_integer('num_val', 100, 'Number of val examples.')
+  flags.DEFINE_integer('size', 128, 'Image height and width.')
+  flags.DEFINE_bool('convert', False, 'Also write SegmentationClassRaw and tfrecord shards.')
+  flags.mark_flag_as_required('output_dir')
+
+
+def main(unused_argv):
+  generate(FLAGS.output_dir, FLAGS.seed, FLAGS.num_train, FLAGS.num_val, FLAGS.size)
+  if FLAGS.convert:
+    convert(FLAGS.output_dir)
+
+
+if __name__ == '__main__':
+  define_flags()
+  app.run(main)
