@@ -49,6 +49,9 @@ def apply():
   # tf_slim 1.1.0 still references `ops.Tensor`, removed from tensorflow.python in TF 2.16+.
   if not hasattr(_ops, 'Tensor'):
     _ops.Tensor = tf.Tensor
+  # tf_slim.learning.multiply_gradients (DeepLab's gradient multipliers) uses ops.IndexedSlices.
+  if not hasattr(_ops, 'IndexedSlices'):
+    _ops.IndexedSlices = tf.IndexedSlices
   # tf_slim's smart_cond/metrics/tfexample_decoder call control_flow_ops.cond/case, now gone.
   if not hasattr(_control_flow_ops, 'cond'):
     _control_flow_ops.cond = tf.compat.v1.cond
