@@ -64,6 +64,12 @@ LAYER_WEIGHT_INPUT = {
 # batch statistics: a layer output feeding one of them needs no range of its own.
 LAYER_FUSED_CONSUMERS = frozenset(['BiasAdd', 'Add', 'AddV2', 'Mul', 'BatchToSpaceND',
                                    'FusedBatchNorm', 'FusedBatchNormV3'])
+# Ops of fold_batch_norms between the folded layer and its bias add (training and eval forms).
+FOLD_TAIL_SUFFIXES = ('/post_conv_mul', '/correction_add', '/add_fold', '/correction_mult',
+                      '/mul_fold')
+# Suffix of the clone fold_batch_norms makes of a layer; the original layer op then only feeds
+# the batch statistics and must not be quantized.
+FOLDED_LAYER_SUFFIX = '_Fold'
 # Name fragments of the rewriter's own ops (range updates, folding statistics): never covered.
 _REWRITER_FRAGMENTS = ('_quant/', 'BatchNorm_Fold/', 'batch_norm_correction/',
                        common.QUANTIZATION_STEP_NAME)
@@ -250,8 +256,12 @@ def _CoverFixed(op, low, high, opts):
 
 def _CoverCompute(op, opts):
   consumers = set(op.outputs[0].consumers())
-  # A layer's bias add (BiasAdd or folded add_fold) feeding only activations that already carry
-  # a range is fused into one TFLite op with them: it needs no range of its own.
+  # The BN-fold tail of a layer is one TFLite op with the layer; the original patterns range its
+  # end (act_quant/conv_quant), so its intermediate ops need none.
+  if op.name.endswith(FOLD_TAIL_SUFFIXES):
+    return
+  # A layer's bias add feeding only activations that already carry a range is fused into one
+  # TFLite op with them: it needs no range of its own.
   fused_bias = any(t.op.type in LAYER_WEIGHT_INPUT for t in op.inputs)
   if fused_bias and consumers and all(
       c.type in common.ACTIVATION_TYPES and common.FollowedByFakeQuant(c.outputs[0])
@@ -262,6 +272,11 @@ def _CoverCompute(op, opts):
 
 def _CoverLayer(op, opts):
   """Weights and output of a layer the pattern pass did not match."""
+  try:
+    op.graph.get_operation_by_name(op.name + FOLDED_LAYER_SUFFIX)
+    return  # the statistics branch of a folded batch norm
+  except KeyError:
+    pass
   weight = op.inputs[LAYER_WEIGHT_INPUT[op.type]]
   if weight.dtype == tf.float32 and not _IsQuantized(weight) and weight.op.type != 'Const':
     consumers = input_to_ops.InputToOps(op.graph).ConsumerOperations(weight.op)

@@ -185,6 +185,10 @@ def testEvalRangesAreSubsetOfTrainingRanges():
     eval_ranges = _MinMaxNames()
   assert eval_ranges
   assert eval_ranges <= train_ranges, sorted(eval_ranges - train_ranges)
+  # The BN-fold tail is fused into the layer in TFLite: no range on it in either graph.
+  assert not [n for n in train_ranges if '_fold/' in n or 'correction_' in n]
+  # Each layer's weights are quantized once (the unfolded statistics conv gets nothing).
+  assert not [n for n in train_ranges if 'weights_quant_1' in n]
 
 
 def testQuantizeRemaining_IsIdempotent():
