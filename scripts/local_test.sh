@@ -45,11 +45,13 @@ log "2/8 float training ($FLOAT_STEPS steps, crop $CROP, batch $BATCH, Adam, BN 
   --optimizer=adam --adam_learning_rate=1e-3 --training_number_of_steps="$FLOAT_STEPS" \
   --fine_tune_batch_norm=true --save_interval_secs=120 --log_steps=50 --weight_decay=4e-5
 
+# As in the original, --tf_initial_checkpoint restores every variable but global_step, so the
+# fine-tune counts its own steps from 0.
 log "3/8 QAT fine-tune ($QAT_STEPS steps, --quantize_delay_step=0, one clone)"
 "$PY" deeplab/train.py "${COMMON[@]}" --train_logdir="$QAT_DIR" --train_split=train \
   --train_crop_size="$CROP,$CROP" --train_batch_size="$BATCH" --output_stride=16 \
   --optimizer=adam --adam_learning_rate=1e-4 \
-  --training_number_of_steps="$((FLOAT_STEPS + QAT_STEPS))" \
+  --training_number_of_steps="$QAT_STEPS" \
   --tf_initial_checkpoint="$FLOAT_DIR/model.ckpt-$FLOAT_STEPS" --quantize_delay_step=0 \
   --num_clones=1 --fine_tune_batch_norm=true --save_interval_secs=120 --log_steps=50
 
@@ -71,7 +73,7 @@ log "6/8 export ${EXPORT_SIZE}x${EXPORT_SIZE} (uint8 per-tensor and int8 per-cha
 export_graph() {  # kind extra-flags...
   local kind="$1"; shift
   "$PY" deeplab/export_model.py --model_variant="$MODEL_VARIANT" --batch_norm_decay="$BN_DECAY" \
-    --checkpoint_path="$QAT_DIR/model.ckpt-$((FLOAT_STEPS + QAT_STEPS))" \
+    --checkpoint_path="$QAT_DIR/model.ckpt-$QAT_STEPS" \
     --export_path="$RUN_DIR/export_$kind/frozen_inference_graph.pb" --num_classes="$NUM_CLASSES" \
     --crop_size="$EXPORT_SIZE" --crop_size="$EXPORT_SIZE" --output_stride=16 \
     --inference_scales=1.0 --quantize_delay_step=0 "$@"
