@@ -278,7 +278,10 @@ def _CoverLayer(op, opts):
   except KeyError:
     pass
   weight = op.inputs[LAYER_WEIGHT_INPUT[op.type]]
-  if weight.dtype == tf.float32 and not _IsQuantized(weight) and weight.op.type != 'Const':
+  # Per-channel depthwise weights come back from their FakeQuant through a Reshape.
+  quantized = _IsQuantized(weight) or (
+      weight.op.type == 'Reshape' and _IsQuantized(weight.op.inputs[0]))
+  if weight.dtype == tf.float32 and not quantized and weight.op.type != 'Const':
     consumers = input_to_ops.InputToOps(op.graph).ConsumerOperations(weight.op)
     layer_opts = opts
     if op.type == 'Conv2DBackpropInput':  # filter [h, w, out, in]: per-tensor only.

@@ -203,3 +203,14 @@ def testExcludeScopes_LeaveOpsFloat():
   _BuildCase('sigmoid')
   contrib_quantize.experimental_create_eval_graph(exclude_scopes=('Sigmoid',))
   assert 'FakeQuantWithMinMaxArgs' not in _OpTypes('Sigmoid')
+
+
+def testPerChannelDepthwise_WeightsQuantizedOnce():
+  images = tf.compat.v1.placeholder(tf.float32, _SHAPE, name='input')
+  with tf_slim.arg_scope([tf_slim.separable_conv2d], normalizer_fn=tf_slim.batch_norm,
+                         normalizer_params={'is_training': False}, activation_fn=tf.nn.relu6):
+    tf_slim.separable_conv2d(images, None, 3, depth_multiplier=1, scope='depthwise')
+  contrib_quantize.experimental_create_eval_graph(per_channel=True)
+  names = {v.op.name for v in tf.compat.v1.global_variables()}
+  assert 'depthwise/weights_quant/min' in names
+  assert not [n for n in names if 'weights_quant_1' in n]
