@@ -1,4 +1,4 @@
-"""Packaging for the TF1-style QAT project (packages: slim, deeplab, datasets).
+"""Packaging for the TF1-style QAT project (packages: slim, deeplab, datasets, benchmarks).
 
 Install for development with `pip install -e .[cpu,test]` (scripts/setup_env.sh does this).
 GPU users install the `gpu` extra instead of `cpu`; never both, since each pulls its own
@@ -20,7 +20,7 @@ setuptools.setup(
                  'slim recipes, and 8-bit TFLite deployment on TensorFlow 2.21.'),
     python_requires='>=3.10',
     packages=setuptools.find_packages(include=['slim', 'slim.*', 'deeplab', 'deeplab.*',
-                                               'datasets', 'datasets.*']),
+                                               'datasets', 'datasets.*', 'benchmarks']),
     install_requires=[
         'tf-slim==1.1.0',
         'absl-py',

@@ -3,13 +3,19 @@
 Each example holds one encoded image and its encoded label map:
   image/encoded, image/filename, image/format, image/height, image/width, image/channels (3),
   image/segmentation/class/encoded (PNG), image/segmentation/class/format ('png').
+
+The helpers at the end (`example_from_files`, `write_sharded_tfrecords`) are shared by the
+VOC, Cityscapes and ADE20K builders: the same validation, error messages and atomic shards.
 """
 import io
+import math
+import os
 
 import numpy as np
 from PIL import Image
 
 import slim  # noqa: F401  (graph-mode TF1 behaviour before any TF use)
+from slim import fileio
 import tensorflow as tf
 
 # Feature keys of the schema; readers and writers share these constants.
@@ -101,3 +107,113 @@ def image_seg_to_tfexample(image_data, filename, height, width, seg_data, image_
       LABEL_ENCODED: _bytes_list_feature(seg_data),
       LABEL_FORMAT: _bytes_list_feature(LABEL_FORMAT_PNG),
   }))
+
+
+# Shard file name: <split>-<shard id>-of-<number of shards>.tfrecord (readers glob `<split>-*`).
+SHARD_PATTERN = '%s-%05d-of-%05d.tfrecord'
+
+
+def read_file_bytes(path):
+  """Returns the bytes of `path`.
+
+  Raises:
+    DatasetBuildError: the file does not exist.
+  """
+  if not os.path.isfile(path):
+    raise DatasetBuildError('%s: file not found' % path)
+  with open(path, 'rb') as f:
+    return f.read()
+
+
+def check_label(label, label_path, height, width, num_classes, ignore_label):
+  """Checks a decoded label map against its image size and the valid label values.
+
+  Args:
+    label: [H, W] uint8 array.
+    label_path: file name used in the error message.
+    height: image height.
+    width: image width.
+    num_classes: valid class ids are [0, num_classes); None skips the value check.
+    ignore_label: extra allowed label value.
+
+  Raises:
+    DatasetBuildError: size mismatch or values outside the classes and the ignore label.
+  """
+  if label.shape[:2] != (height, width):
+    raise DatasetBuildError(
+        '%s: label size %dx%d does not match image size %dx%d'
+        % (label_path, label.shape[0], label.shape[1], height, width))
+  if num_classes is None:
+    return
+  values = np.unique(label)
+  bad = values[(values >= num_classes) & (values != ignore_label)]
+  if bad.size:
+    raise DatasetBuildError(
+        '%s: label values %s outside [0, %d) and != ignore label %d'
+        % (label_path, bad.tolist()[:10], num_classes, ignore_label))
+
+
+def example_from_files(image_path, label_path, filename, image_format, num_classes,
+                       ignore_label):
+  """Reads, validates and encodes one image/label pair as a tf.train.Example.
+
+  The encoded bytes are stored unchanged (no re-encoding), as the original builders do.
+
+  Args:
+    image_path: path of the encoded image.
+    label_path: path of the PNG label map (class ids).
+    filename: value stored as image/filename.
+    image_format: 'jpeg'/'jpg'/'png', stored as image/format.
+    num_classes: valid class ids are [0, num_classes); None skips the value check.
+    ignore_label: extra allowed label value.
+
+  Returns:
+    A tf.train.Example.
+
+  Raises:
+    DatasetBuildError: missing/corrupt file, size mismatch or bad label values.
+  """
+  stored_format = 'jpeg' if image_format in ('jpg', 'jpeg') else image_format
+  image_data = read_file_bytes(image_path)
+  height, width = ImageReader(stored_format, channels=3).read_image_dims(image_data, image_path)
+  seg_data = read_file_bytes(label_path)
+  label = ImageReader(LABEL_FORMAT_PNG, channels=1).decode_image(seg_data, label_path)
+  check_label(label, label_path, height, width, num_classes, ignore_label)
+  return image_seg_to_tfexample(image_data, filename, height, width, seg_data,
+                                image_format=stored_format)
+
+
+def write_sharded_tfrecords(output_dir, split, items, num_shards, make_example):
+  """Writes `items` as `num_shards` TFRecord shards `<split>-%05d-of-%05d.tfrecord`.
+
+  Each shard is written under a temporary name and renamed when complete, so readers that glob
+  `<split>-*` never see a partial shard. Items are split into contiguous runs of
+  ceil(len(items) / num_shards), as the original builders do (trailing shards may be empty).
+
+  Args:
+    output_dir: destination folder (created if missing).
+    split: split name used in the shard names.
+    items: sequence of items, one example each.
+    num_shards: number of output shards.
+    make_example: callable item -> tf.train.Example; its errors abort the build.
+
+  Returns:
+    List of the written shard paths.
+  """
+  os.makedirs(output_dir, exist_ok=True)
+  per_shard = int(math.ceil(len(items) / float(num_shards)))
+  paths = []
+  for shard_id in range(num_shards):
+    path = os.path.join(output_dir, SHARD_PATTERN % (split, shard_id, num_shards))
+    tmp = path + fileio.TMP_MARKER + str(os.getpid())
+    try:
+      with tf.io.TFRecordWriter(tmp) as writer:
+        for item in items[shard_id * per_shard:(shard_id + 1) * per_shard]:
+          writer.write(make_example(item).SerializeToString())
+      os.replace(tmp, path)
+    except BaseException:
+      if os.path.exists(tmp):
+        os.remove(tmp)
+      raise
+    paths.append(path)
+  return paths

@@ -11,21 +11,22 @@ Usage:
       --list_folder=... --image_format=jpg --output_dir=...
 """
 import glob
-import math
 import os
+import sys
 
-import numpy as np
-from absl import app
-from absl import flags
+if __name__ == '__main__' and __package__ in (None, ''):
+  # Run by path: make the repository root importable.
+  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import slim  # noqa: F401  (graph-mode TF1 behaviour before any TF use)
-from slim import fileio
-import tensorflow as tf
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
 
-from datasets import build_data
+import slim  # noqa: E402,F401  (graph-mode TF1 behaviour before any TF use)
+
+from datasets import build_data  # noqa: E402
 
 NUM_SHARDS = 4
-SHARD_PATTERN = '%s-%05d-of-%05d.tfrecord'
+SHARD_PATTERN = build_data.SHARD_PATTERN
 
 FLAGS = flags.FLAGS
 
@@ -56,29 +57,6 @@ def _read_list(list_path):
   return names
 
 
-def _read_bytes(path):
-  if not os.path.isfile(path):
-    raise build_data.DatasetBuildError('%s: file not found' % path)
-  with open(path, 'rb') as f:
-    return f.read()
-
-
-def _check_label(label, label_path, height, width, num_classes, ignore_label):
-  """Raises DatasetBuildError if the label map does not match the image or holds bad values."""
-  if label.shape[:2] != (height, width):
-    raise build_data.DatasetBuildError(
-        '%s: label size %dx%d does not match image size %dx%d'
-        % (label_path, label.shape[0], label.shape[1], height, width))
-  if num_classes is None:
-    return
-  values = np.unique(label)
-  bad = values[(values >= num_classes) & (values != ignore_label)]
-  if bad.size:
-    raise build_data.DatasetBuildError(
-        '%s: label values %s outside [0, %d) and != ignore label %d'
-        % (label_path, bad.tolist()[:10], num_classes, ignore_label))
-
-
 def convert_dataset(list_path, image_folder, semantic_segmentation_folder, output_dir,
                     image_format='jpg', label_format='png', num_classes=21, ignore_label=255,
                     num_shards=NUM_SHARDS):
@@ -106,45 +84,28 @@ def convert_dataset(list_path, image_folder, semantic_segmentation_folder, outpu
   """
   split = os.path.splitext(os.path.basename(list_path))[0]
   names = _read_list(list_path)
-  os.makedirs(output_dir, exist_ok=True)
-  stored_format = 'jpeg' if image_format in ('jpg', 'jpeg') else image_format
-  image_reader = build_data.ImageReader(stored_format, channels=3)
-  label_reader = build_data.ImageReader('png', channels=1)
-  per_shard = int(math.ceil(len(names) / float(num_shards)))
-  paths = []
-  for shard_id in range(num_shards):
-    path = os.path.join(output_dir, SHARD_PATTERN % (split, shard_id, num_shards))
-    tmp = path + fileio.TMP_MARKER + str(os.getpid())
-    try:
-      with tf.io.TFRecordWriter(tmp) as writer:
-        for name in names[shard_id * per_shard:(shard_id + 1) * per_shard]:
-          image_path = os.path.join(image_folder, '%s.%s' % (name, image_format))
-          image_data = _read_bytes(image_path)
-          height, width = image_reader.read_image_dims(image_data, image_path)
-          label_path = os.path.join(semantic_segmentation_folder, '%s.%s' % (name, label_format))
-          seg_data = _read_bytes(label_path)
-          label = label_reader.decode_image(seg_data, label_path)
-          _check_label(label, label_path, height, width, num_classes, ignore_label)
-          example = build_data.image_seg_to_tfexample(image_data, name, height, width, seg_data,
-                                                      image_format=stored_format)
-          writer.write(example.SerializeToString())
-      os.replace(tmp, path)
-    except BaseException:
-      if os.path.exists(tmp):
-        os.remove(tmp)
-      raise
-    paths.append(path)
-  return paths
+
+  def make_example(name):
+    return build_data.example_from_files(
+        os.path.join(image_folder, '%s.%s' % (name, image_format)),
+        os.path.join(semantic_segmentation_folder, '%s.%s' % (name, label_format)),
+        name, image_format, num_classes, ignore_label)
+
+  return build_data.write_sharded_tfrecords(output_dir, split, names, num_shards, make_example)
 
 
 def main(unused_argv):
-  split_paths = sorted(glob.glob(os.path.join(FLAGS.list_folder, '*.txt')))
-  if not split_paths:
-    raise build_data.DatasetBuildError('%s: no <split>.txt list files found' % FLAGS.list_folder)
-  for list_path in split_paths:
-    convert_dataset(list_path, FLAGS.image_folder, FLAGS.semantic_segmentation_folder,
-                    FLAGS.output_dir, FLAGS.image_format, FLAGS.label_format,
-                    FLAGS.num_classes, FLAGS.ignore_label)
+  try:
+    split_paths = sorted(glob.glob(os.path.join(FLAGS.list_folder, '*.txt')))
+    if not split_paths:
+      raise build_data.DatasetBuildError('%s: no <split>.txt list files found' % FLAGS.list_folder)
+    for list_path in split_paths:
+      convert_dataset(list_path, FLAGS.image_folder, FLAGS.semantic_segmentation_folder,
+                      FLAGS.output_dir, FLAGS.image_format, FLAGS.label_format,
+                      FLAGS.num_classes, FLAGS.ignore_label)
+  except build_data.DatasetBuildError as e:
+    # A bad input file is a user error: print what is wrong, without a traceback.
+    sys.exit('ERROR: %s' % e)
 
 
 if __name__ == '__main__':

@@ -1,10 +1,14 @@
-"""Converts a quantized DeepLab frozen graph to a fully 8-bit (uint8) TFLite model.
+"""Converts a quantized DeepLab frozen graph to a fully 8-bit TFLite model.
 
 Same flags as the original. The input is the backbone input (after the in-graph preprocessing),
 e.g. `MobilenetV2/MobilenetV2/input:0`, with mean/std 127.5; the output is `ArgMax:0`. With
 --test_image_path it prints the percentage of pixels on which the frozen graph (fed at
-`ImageTensor:0`) and the TFLite model agree. A model that still contains float tensors is refused
-unless --allow_float_ops (new) is set.
+`ImageTensor:0`) and the TFLite model agree.
+
+New flags: --inference_type=int8 converts a per-channel export (`export_model.py
+--quantize_per_channel`) to int8 with per-channel weight scales (on x86 the uint8 per-tensor model
+is not faster than float; int8 is). A model that still contains float ops is refused, naming them,
+unless --allow_float_ops is set.
 """
 
 import os
@@ -19,7 +23,11 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 import slim  # noqa: E402,F401  pylint: disable=unused-import
 from slim import fileio  # noqa: E402
+from slim.tflite import convert as tflite_convert  # noqa: E402
+from slim.tflite import inspect as tflite_inspect  # noqa: E402
 import tensorflow as tf  # noqa: E402
+
+from deeplab import evaluate_tflite  # noqa: E402
 
 flags.DEFINE_string('quantized_graph_def_path', None, 'Path to quantized graphdef.')
 flags.DEFINE_string('output_tflite_path', None, 'Output TFlite model path.')
@@ -29,14 +37,18 @@ flags.DEFINE_string('output_tensor_name', 'ArgMax:0', 'Output tensor name of TFl
                     'default we output the raw semantic label predictions.')
 flags.DEFINE_string('test_image_path', None, 'Path to an image to test the consistency between '
                     'input graphdef / converted tflite model.')
+flags.DEFINE_enum('inference_type', 'uint8', ['uint8', 'int8'], 'New: uint8 (the original, '
+                  'per-tensor) or int8 (for a --quantize_per_channel export).')
 flags.DEFINE_bool('allow_float_ops', False, 'New: accept a converted model that still has float '
-                  'tensors (mixed model) instead of refusing it.')
+                  'ops (mixed model) instead of refusing it.')
 
 FLAGS = flags.FLAGS
 
 IMAGE_TENSOR = 'ImageTensor:0'
-QUANTIZED_INPUT_STATS = (127.5, 127.5)  # real = (q - 127.5) / 127.5, the MobileNet range [-1, 1].
-_INTEGER_TYPES = (np.uint8, np.int8, np.int32, np.int64, np.int16)
+# real = (q - 127.5) / 127.5: the [-1, 1] range of the MobileNet preprocessing.
+INPUT_MEAN = 127.5
+INPUT_STD = 127.5
+_CONVERTERS = {'uint8': tflite_convert.convert_uint8, 'int8': tflite_convert.convert_int8}
 
 
 def load_graph_def(path):
@@ -52,43 +64,48 @@ def load_graph_def(path):
   return graph_def
 
 
-def convert_uint8(graph_def, input_tensor_name, output_tensor_name):
-  """Converts a frozen QAT graph to a QUANTIZED_UINT8 TFLite flatbuffer (original method).
+def _op_name(tensor_name):
+  return tensor_name.split(':')[0]
+
+
+def convert(graph_def, input_tensor_name, output_tensor_name, inference_type='uint8',
+            allow_float_ops=False):
+  """Converts a frozen QAT graph to an 8-bit TFLite flatbuffer.
 
   Args:
     graph_def: frozen GraphDef with FakeQuant ranges.
-    input_tensor_name: e.g. 'MobilenetV2/MobilenetV2/input:0'.
+    input_tensor_name: e.g. 'MobilenetV2/MobilenetV2/input:0' (its static shape is the model
+      input shape).
     output_tensor_name: e.g. 'ArgMax:0'.
+    inference_type: 'uint8' (QUANTIZED_UINT8, the original) or 'int8'.
+    allow_float_ops: accept a mixed model.
 
   Returns:
     The .tflite bytes.
+
+  Raises:
+    slim.tflite.convert.NotFullyQuantizedError: if ops stayed float (naming them).
+    ValueError: if the input tensor has no static shape.
   """
   with tf.Graph().as_default() as graph:
     tf.import_graph_def(graph_def, name='')
-    with tf.compat.v1.Session(graph=graph) as sess:
-      inputs = graph.get_tensor_by_name(input_tensor_name)
-      outputs = graph.get_tensor_by_name(output_tensor_name)
-      converter = tf.compat.v1.lite.TFLiteConverter.from_session(sess, [inputs], [outputs])
-      converter.inference_type = tf.compat.v1.lite.constants.QUANTIZED_UINT8
-      converter.quantized_input_stats = {inputs.op.name: QUANTIZED_INPUT_STATS}
-      return converter.convert()
-
-
-def float_tensors(tflite_model):
-  """Returns the names of float tensors of a converted model (empty for a fully 8-bit model)."""
-  interpreter = tf.lite.Interpreter(model_content=tflite_model)
-  return [d['name'] for d in interpreter.get_tensor_details()
-          if np.dtype(d['dtype']) not in [np.dtype(t) for t in _INTEGER_TYPES]]
+    shape = graph.get_tensor_by_name(input_tensor_name).shape
+  if not shape.is_fully_defined():
+    raise ValueError('--input_tensor_name=%s has no static shape (%s); export with a fixed '
+                     '--crop_size' % (input_tensor_name, shape))
+  return _CONVERTERS[inference_type](
+      graph_def, [_op_name(input_tensor_name)], [_op_name(output_tensor_name)],
+      [shape.as_list()], mean_values=INPUT_MEAN, std_dev_values=INPUT_STD,
+      allow_float_ops=allow_float_ops)
 
 
 def run_tflite(tflite_model, image):
-  """Runs the model on one uint8 image [h, w, 3] already at the model input size."""
-  interpreter = tf.lite.Interpreter(model_content=tflite_model)
-  interpreter.allocate_tensors()
-  detail = interpreter.get_input_details()[0]
-  interpreter.set_tensor(detail['index'], image[np.newaxis].astype(detail['dtype']))
-  interpreter.invoke()
-  return interpreter.get_tensor(interpreter.get_output_details()[0]['index'])
+  """Runs the model on one uint8 image [h, w, 3] already at the model input size.
+
+  Returns:
+    The class ids with a batch dimension, [1, h, w].
+  """
+  return evaluate_tflite.TFLiteSegmenter(tflite_model).predict(image)[np.newaxis]
 
 
 def run_graph(graph_def, image, output_tensor_name):
@@ -115,14 +132,12 @@ def main(unused_argv):
     if not FLAGS[name].value:
       raise ValueError('--%s is required' % name)
   graph_def = load_graph_def(FLAGS.quantized_graph_def_path)
-  tflite_model = convert_uint8(graph_def, FLAGS.input_tensor_name, FLAGS.output_tensor_name)
-  floats = float_tensors(tflite_model)
-  if floats and not FLAGS.allow_float_ops:
-    raise ValueError('The converted model is not fully 8-bit: %d float tensors (e.g. %s). Pass '
-                     '--allow_float_ops to write a mixed model.' % (len(floats), floats[:5]))
+  tflite_model = convert(graph_def, FLAGS.input_tensor_name, FLAGS.output_tensor_name,
+                         FLAGS.inference_type, FLAGS.allow_float_ops)
   fileio.atomic_write_bytes(FLAGS.output_tflite_path, tflite_model)
-  print('Wrote %s (%d bytes, %d float tensors)' % (FLAGS.output_tflite_path, len(tflite_model),
-                                                    len(floats)))
+  print('Wrote %s (%s, %d bytes, %d float ops)' % (
+      FLAGS.output_tflite_path, FLAGS.inference_type, len(tflite_model),
+      len(tflite_inspect.float_ops(tflite_model))))
   if FLAGS.test_image_path:
     agreement = pixel_agreement(graph_def, tflite_model, FLAGS.test_image_path,
                                 FLAGS.input_tensor_name, FLAGS.output_tensor_name)

@@ -6,6 +6,7 @@ summaries to --eval_logdir with the original tags (`eval/miou_1.0_overall`,
 `eval/miou_1.0_class_<c>`).
 """
 
+import json
 import os
 import sys
 import time
@@ -19,6 +20,7 @@ from absl import logging  # noqa: E402
 import numpy as np  # noqa: E402
 import slim  # noqa: E402,F401  pylint: disable=unused-import
 import slim.quantize as contrib_quantize  # noqa: E402
+from slim import fileio  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from deeplab import common  # noqa: E402
@@ -56,6 +58,9 @@ flags.DEFINE_string('dataset', 'pascal_voc_seg', 'Name of the segmentation datas
 flags.DEFINE_string('eval_split', 'val', 'Which split of the dataset used for evaluation',
     allow_override=True)
 flags.DEFINE_string('dataset_dir', None, 'Where the dataset reside.',
+    allow_override=True)
+flags.DEFINE_string('eval_results_json', None, 'New: also write the last evaluation (mIoU, '
+                    'per-class IoU, checkpoint, step) to this JSON file.',
     allow_override=True)
 flags.DEFINE_integer('max_number_of_evaluations', 0, 'Maximum number of eval iterations. Will '
                      'loop indefinitely upon nonpositive values.',
@@ -235,6 +240,11 @@ def main(unused_argv):
       sys.stdout.flush()
       write_summaries(FLAGS.eval_logdir, step, per_class, miou, FLAGS.eval_scales,
                       FLAGS.add_flipped_images)
+      if FLAGS.eval_results_json:
+        fileio.atomic_write_text(FLAGS.eval_results_json, json.dumps({
+            'miou': miou, 'per_class_iou': [float(v) for v in per_class],
+            'checkpoint': ckpt, 'global_step': int(step), 'eval_crop_size': crop_size,
+            'quantized': FLAGS.quantize_delay_step >= 0}, indent=2))
       last = ckpt
       evaluated += 1
       if 0 < FLAGS.max_number_of_evaluations <= evaluated:

@@ -43,12 +43,14 @@ FLAGS = flags.FLAGS
 class TFLiteSegmenter(object):
   """Runs a segmentation .tflite model (input [1, h, w, 3], output class ids [1, h, w])."""
 
-  def __init__(self, tflite_model, num_threads=1):
+  def __init__(self, tflite_model, num_threads=1, input_mean=127.5, input_std=127.5):
     """Loads the model.
 
     Args:
       tflite_model: path to a .tflite file, or its bytes.
       num_threads: interpreter threads.
+      input_mean, input_std: a float model's input is (pixel - mean) / std, the backbone's
+        preprocessing that the 8-bit models carry in their input quantization instead.
     """
     if isinstance(tflite_model, (bytes, bytearray)):
       self._interpreter = tf.lite.Interpreter(model_content=bytes(tflite_model),
@@ -60,6 +62,8 @@ class TFLiteSegmenter(object):
     self._interpreter.allocate_tensors()
     self._input = self._interpreter.get_input_details()[0]
     self._output = self._interpreter.get_output_details()[0]
+    self._input_mean = input_mean
+    self._input_std = input_std
 
   @property
   def input_size(self):
@@ -67,12 +71,14 @@ class TFLiteSegmenter(object):
     return [int(x) for x in self._input['shape'][1:3]]
 
   def predict(self, image):
-    """Returns class ids [h, w] for one image [h, w, 3] at the model input size."""
+    """Returns class ids [h, w] for one image [h, w, 3] of [0, 255] pixels at the input size."""
     value = np.asarray(image)
-    if self._input['dtype'] in (np.uint8, np.int8) and value.dtype != self._input['dtype']:
-      value = np.clip(np.round(value), 0, 255).astype(np.uint8)
+    if self._input['dtype'] in (np.uint8, np.int8):
+      value = np.clip(np.round(value), 0, 255).astype(np.int16)
       if self._input['dtype'] == np.int8:
-        value = (value.astype(np.int16) - 128).astype(np.int8)
+        value = value - 128
+    else:
+      value = (value.astype(np.float32) - self._input_mean) / self._input_std
     self._interpreter.set_tensor(self._input['index'],
                                  value[np.newaxis].astype(self._input['dtype']))
     self._interpreter.invoke()

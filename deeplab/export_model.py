@@ -165,17 +165,16 @@ def _derive_weight_ranges(sess, variables):
   """Sets per-channel weight min/max from the (folded) weights they quantize.
 
   A per-tensor QAT checkpoint has scalar `<layer>/weights_quant/{min,max}`; the per-channel export
-  needs one value per output channel. They are recomputed the way the last-value quantizer
-  computes them in training: min(0, min over all axes but the last), max(0, ...).
+  needs one value per output channel. They are recomputed as the per-channel quantizer computes
+  them in training: symmetric, [-a, a] with a = max |w| over all axes but the last, so that every
+  channel's zero point is 0 (the TFLite int8 spec, which XNNPACK enforces).
   """
   for variable in variables:
     fake_quant = _fake_quant_consumer(variable)
     weights = fake_quant.inputs[0]
     axes = list(range(weights.shape.rank - 1))
-    if variable.op.name.endswith('/min'):
-      value = tf.minimum(tf.reduce_min(weights, axis=axes), 0.0)
-    else:
-      value = tf.maximum(tf.reduce_max(weights, axis=axes), 0.0)
+    bound = tf.reduce_max(tf.abs(weights), axis=axes)
+    value = -bound if variable.op.name.endswith('/min') else bound
     sess.run(variable.assign(tf.reshape(value, variable.shape)))
 
 

@@ -262,7 +262,7 @@ def maybe_quantize_training_graph(quantize_delay_step, num_clones):
 def _optimizer(learning_rate):
   if FLAGS.optimizer == 'momentum':
     return tf.compat.v1.train.MomentumOptimizer(learning_rate, FLAGS.momentum)
-  return tf.compat.v1.train.AdamOptimizer(FLAGS.adam_learning_rate, epsilon=FLAGS.adam_epsilon)
+  return tf.compat.v1.train.AdamOptimizer(learning_rate, epsilon=FLAGS.adam_epsilon)
 
 
 def _parse_crop(values, flag_name):
@@ -397,6 +397,10 @@ def main(unused_argv):
         FLAGS.learning_rate_decay_factor, FLAGS.training_number_of_steps, FLAGS.learning_power,
         FLAGS.slow_start_step, FLAGS.slow_start_learning_rate, decay_steps=FLAGS.decay_steps,
         end_learning_rate=FLAGS.end_learning_rate)
+    if FLAGS.optimizer == 'adam':
+      # As in the original, Adam runs at the constant --adam_learning_rate and ignores the
+      # schedule flags: log and summarize the rate actually used.
+      learning_rate = tf.constant(FLAGS.adam_learning_rate, name='adam_learning_rate')
     tf.compat.v1.summary.scalar('learning_rate', learning_rate)
     tf.compat.v1.summary.scalar('total_loss', total_loss)
 

@@ -9,6 +9,7 @@ import tensorflow as tf
 import tf_slim
 
 from deeplab.core import utils
+from slim import checkpoint_tarball
 
 # Name scopes of the two loss flavours (the original defaults).
 _ALL_PIXEL_LOSS_SCOPE = 'softmax_all_pixel_loss'
@@ -136,16 +137,32 @@ def get_model_init_fn(train_logdir, tf_initial_checkpoint, initialize_last_layer
                       ignore_missing_vars=False):
   """Gets the function initializing model variables from a checkpoint.
 
+  `tf_initial_checkpoint` may be a checkpoint prefix (as in the original), a folder holding one
+  checkpoint, a released-layout `.tar.gz` (extracted safely beside it, manifest verified) or its
+  extracted folder; see slim.checkpoint_tarball.resolve_checkpoint.
+
+  Before anything is restored, the model variables are compared with the checkpoint: a
+  checkpoint sharing no variable with the model, or holding any variable with a different shape,
+  raises one error listing them. Variables the checkpoint lacks (e.g. the ASPP head when starting
+  from an ImageNet backbone, QAT min/max ranges, optimizer slots) keep their initial values and
+  are logged as one list (the original skipped them silently).
+
   Args:
     train_logdir: Log directory for training.
-    tf_initial_checkpoint: TensorFlow checkpoint for initialization.
+    tf_initial_checkpoint: TensorFlow checkpoint for initialization (prefix, folder or tarball).
     initialize_last_layer: Initialize last layer or not.
-    last_layers: Last layers of the model.
-    ignore_missing_vars: Ignore missing variables in the checkpoint.
+    last_layers: Last layers of the model (scopes excluded when initialize_last_layer is False).
+    ignore_missing_vars: Ignore missing variables in the checkpoint (logged as one list); when
+      False, missing variables raise.
 
   Returns:
     Initialization function `init_fn(sess)`, or None when there is nothing to restore (no
     initial checkpoint, or train_logdir already has a checkpoint to resume from).
+
+  Raises:
+    slim.checkpoint_tarball.CheckpointError (a ValueError): the checkpoint cannot be found or
+      extracted, shares no variable with the model, has wrong-shaped variables, or (with
+      ignore_missing_vars=False) lacks model variables.
   """
   if tf_initial_checkpoint is None:
     logging.info('Not initializing the model from a checkpoint.')
@@ -154,32 +171,36 @@ def get_model_init_fn(train_logdir, tf_initial_checkpoint, initialize_last_layer
     logging.info('Ignoring initialization; other checkpoint exists')
     return None
 
-  logging.info('Initializing model from path: %s', tf_initial_checkpoint)
+  checkpoint_prefix = checkpoint_tarball.resolve_checkpoint(tf_initial_checkpoint)
+  logging.info('Initializing model from path: %s (checkpoint %s)', tf_initial_checkpoint,
+               checkpoint_prefix)
   # Variables that will not be restored.
   exclude_list = [_GLOBAL_STEP]
   if not initialize_last_layer:
     exclude_list.extend(last_layers)
 
   variables_to_restore = tf_slim.get_variables_to_restore(exclude=exclude_list)
-  if variables_to_restore:
-    if ignore_missing_vars:
-      reader = tf.compat.v1.train.NewCheckpointReader(tf_initial_checkpoint)
-      shapes = reader.get_variable_to_shape_map()
-      missing = sorted(v.op.name for v in variables_to_restore if v.op.name not in shapes)
-      if missing:
-        # One list, not one warning per variable (QAT min/max and optimizer slots are expected).
-        logging.warning('%d model variables are not in %s and keep their initial values: %s',
-                        len(missing), tf_initial_checkpoint, missing)
-    init_op, init_feed_dict = tf_slim.assign_from_checkpoint(
-        tf_initial_checkpoint, variables_to_restore, ignore_missing_vars=ignore_missing_vars)
-    global_step = tf.compat.v1.train.get_or_create_global_step()
+  if not variables_to_restore:
+    return None
+  by_name = {v.op.name: v for v in variables_to_restore}
+  missing = checkpoint_tarball.check_compatibility(checkpoint_prefix, by_name)
+  if missing and not ignore_missing_vars:
+    raise checkpoint_tarball.CheckpointError(
+        '%s lacks %d model variable(s): %s' % (checkpoint_prefix, len(missing), missing))
+  if missing:
+    # One list, not one warning per variable (QAT min/max and optimizer slots are expected).
+    logging.warning('%d model variables are not in %s and keep their initial values: %s',
+                    len(missing), checkpoint_prefix, missing)
+  missing_set = set(missing)
+  present = {name: var for name, var in by_name.items() if name not in missing_set}
+  init_op, init_feed_dict = tf_slim.assign_from_checkpoint(checkpoint_prefix, present)
+  global_step = tf.compat.v1.train.get_or_create_global_step()
 
-    def restore_fn(sess):
-      sess.run(init_op, init_feed_dict)
-      sess.run([global_step])
+  def restore_fn(sess):
+    sess.run(init_op, init_feed_dict)
+    sess.run([global_step])
 
-    return restore_fn
-  return None
+  return restore_fn
 
 
 def get_model_gradient_multipliers(last_layers, last_layer_gradient_multiplier):

@@ -1,19 +1,37 @@
 """One record per backbone variant, and DeepLab's `extract_features` on top of it.
 
-Every per-variant fact DeepLab needs (variable scope, decoder end points, preprocessing, mean pixel,
-BN defaults, quantization input node) lives in a single frozen `Backbone` record, so adding a
-variant means adding one entry to `_REGISTRY`.
+Every per-variant fact that DeepLab, the classifier trainer/exporter, the QAT tools and the stats
+command need (variable scope, decoder end points, preprocessing, mean pixel, BN defaults, default
+depth multiplier and image size, classification head, quantized-export input nodes, quantization
+exclusions) lives in a single frozen `Backbone` record, so nothing else keeps per-model tables.
+
+How a family adds a record: write the network as data in its own module (a spec walked by one
+builder), then add ONE `Backbone(...)` entry to the `_RECORDS` tuple at the bottom of this file
+(import the module at the top). `build_fn` builds the DeepLab feature layers (no head) inside the
+already-open variable scope it receives and returns (net, end_points) keyed by bare end point
+names; `classifier_fn` builds the whole classification net (backbone + head, inside its own
+variable scope `scope`) and applies the family's training scope itself, so callers never need an
+arg scope; `arg_scope_fn` is that training scope for DeepLab. Use the original checkpoint scope
+and graph names (they are API). Every record is then picked up by nets_factory, the stats CLI,
+the docs table and the registry-driven tests (endpoints, QAT rewrite, uint8 TFLite) without
+further edits; a variant that cannot pass them must say why in its record's docstring/test skip.
 """
 
 import dataclasses
+import functools
 import types
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping, Sequence, Tuple
 
 import slim  # pylint: disable=unused-import  (applies the TF 2.21 compat layer)
 import tensorflow as tf
 import tf_slim
 
+from slim.nets import resnet_v1
+from slim.nets import xception
+from slim.nets.mobilenet import mobilenet as mobilenet_lib
+from slim.nets.mobilenet import mobilenet_multi_avg
 from slim.nets.mobilenet import mobilenet_v2
+from slim.nets.mobilenet import mobilenet_v3
 
 # ImageNet mean RGB, subtracted by the (non-beta) ResNet preprocessing.
 MEAN_RGB = (123.15, 115.90, 103.06)
@@ -36,63 +54,223 @@ def _scale_to_unit_range(images, dtype):
 
 @dataclasses.dataclass(frozen=True)
 class Backbone:
-  """Facts about one backbone variant.
+  """Facts about one backbone variant (the record's shape is frozen: other modules read it).
 
   Attributes:
-    name: Registry key (DeepLab's model_variant).
-    scope: Variable scope of the backbone (e.g. 'MobilenetV2').
-    decoder_endpoints: {output_stride: end point name} used by DeepLab's decoder.
+    name: Registry key (DeepLab's model_variant and slim's nets_factory name).
+    scope: Variable scope of the backbone (e.g. 'MobilenetV2'); checkpoint names start with it.
+    decoder_endpoints: {output_stride: end point name} used by DeepLab's decoder (bare names,
+      without the scope prefix); may be empty for variants without a DeepLab decoder recipe.
     deeplab_final_endpoint: Last end point built for DeepLab.
-    quant_input_node: Name of the backbone input identity op (where input quantization starts).
+    quant_input_node: Name of the DeepLab backbone input identity op (where input quantization
+      starts in the quantized DeepLab export), e.g. 'MobilenetV2/MobilenetV2/input'.
+    classifier_input_node: Name of the input identity op of the classification net built by
+      `classifier_fn` (the quantized classification export input), e.g. 'MobilenetV2/input'.
     mean_pixel: Padding value per RGB channel.
-    default_image_size: Classification input size.
+    default_image_size: Classification input size (nets_factory's default_image_size).
     default_bn_decay: Batch-norm decay of the family's arg scope.
-    arg_scope_fn: `f(is_training, weight_decay, bn_decay) -> arg scope`.
+    depth_multiplier: The variant's channel multiplier (e.g. 1.4 for 'mobilenet_v2_140'); the
+      default of `classifier_fn` and of `extract_features`.
+    preprocessing_name: slim.preprocessing name for classification ('mobilenet' for [-1, 1]
+      inputs, 'vgg'/'resnet' for ImageNet-mean subtraction).
+    quant_exclusions: Variable/name scopes the QAT rewriter should leave float (empty: none).
+    arg_scope_fn: `f(is_training, weight_decay, bn_decay) -> arg scope` (DeepLab backbone).
     build_fn: `f(images, scope, depth_multiplier, divisible_by, min_depth, final_endpoint,
-      output_stride, use_explicit_padding, is_training) -> (net, end_points)`.
-    preprocess_fn: `f(images, dtype) -> images`.
+      output_stride, use_explicit_padding, is_training) -> (net, end_points)`: the feature layers
+      inside the open variable scope `scope`.
+    classifier_fn: `f(images, num_classes, is_training=False, weight_decay=0.0,
+      depth_multiplier=None, reuse=None) -> (logits, end_points)`: the complete classification
+      net (backbone + head, end points 'Logits' and 'Predictions'), built inside the family's
+      training scope; depth_multiplier None uses the record's.
+    preprocess_fn: `f(images, dtype) -> images` (DeepLab's in-graph preprocessing).
   """
   name: str
   scope: str
   decoder_endpoints: Mapping[int, str]
   deeplab_final_endpoint: str
   quant_input_node: str
+  classifier_input_node: str
   mean_pixel: Sequence[float]
   default_image_size: int
   default_bn_decay: float
+  depth_multiplier: float
+  preprocessing_name: str
+  quant_exclusions: Tuple[str, ...]
   arg_scope_fn: Callable = dataclasses.field(repr=False, compare=False)
   build_fn: Callable = dataclasses.field(repr=False, compare=False)
+  classifier_fn: Callable = dataclasses.field(repr=False, compare=False)
   preprocess_fn: Callable = dataclasses.field(repr=False, compare=False)
 
 
-def _mobilenet_v2_arg_scope(is_training, weight_decay, bn_decay):
-  return mobilenet_v2.training_scope(is_training=is_training, weight_decay=weight_decay,
-                                     bn_decay=bn_decay)
+def _mobilenet_classifier(net_fn, arg_scope_fn, default_depth_multiplier, **net_kwargs):
+  """Returns a record's `classifier_fn` for a MobileNet-family classifier `net_fn`.
+
+  Args:
+    net_fn: `f(images, num_classes, depth_multiplier, is_training, reuse, **net_kwargs)`.
+    arg_scope_fn: The family's training scope, `f(is_training, weight_decay) -> arg scope`.
+    default_depth_multiplier: Used when the caller passes depth_multiplier=None.
+    **net_kwargs: Fixed arguments of the variant (e.g. finegrain_classification_mode).
+
+  Returns:
+    The `classifier_fn` callable (see `Backbone`).
+  """
+  def classifier_fn(images, num_classes, is_training=False, weight_decay=0.0,
+                    depth_multiplier=None, reuse=None):
+    if depth_multiplier is None:
+      depth_multiplier = default_depth_multiplier
+    with tf_slim.arg_scope(arg_scope_fn(is_training=is_training, weight_decay=weight_decay)):
+      return net_fn(images, num_classes=num_classes, depth_multiplier=depth_multiplier,
+                    is_training=is_training, reuse=reuse, **net_kwargs)
+  return classifier_fn
 
 
-def _build_mobilenet_v2(images, scope, **kwargs):
-  return mobilenet_v2.mobilenet_base(images, scope=scope, **kwargs)
+def _mobilenet_arg_scope(is_training, weight_decay, bn_decay=0.997):
+  """The MobileNet training scope (shared by V2, V3 and Multi-HW-AVG, as DeepLab does)."""
+  return mobilenet_lib.training_scope(is_training=is_training, weight_decay=weight_decay,
+                                      bn_decay=bn_decay)
 
 
-_MOBILENET_V2 = Backbone(
-    name='mobilenet_v2',
-    scope=mobilenet_v2.SCOPE,
-    decoder_endpoints=types.MappingProxyType({
-        4: 'layer_4/depthwise_output',
-        8: 'layer_7/depthwise_output',
-        16: 'layer_14/depthwise_output',
-    }),
-    deeplab_final_endpoint='layer_18',
-    quant_input_node='MobilenetV2/MobilenetV2/input',
-    mean_pixel=UNIT_RANGE_MEAN,
-    default_image_size=224,
-    default_bn_decay=0.997,
-    arg_scope_fn=_mobilenet_v2_arg_scope,
-    build_fn=_build_mobilenet_v2,
-    preprocess_fn=_scale_to_unit_range,
+def _decoder_endpoints(layer_os4, layer_os8, layer_os16):
+  """{4, 8, 16: 'layer_N/depthwise_output'} for the given 1-based layer numbers."""
+  return types.MappingProxyType({
+      4: 'layer_%d/depthwise_output' % layer_os4,
+      8: 'layer_%d/depthwise_output' % layer_os8,
+      16: 'layer_%d/depthwise_output' % layer_os16,
+  })
+
+
+def _mobilenet_record(name, module, conv_defs, decoder_endpoints, deeplab_final_endpoint,
+                      depth_multiplier=1.0, **classifier_kwargs):
+  """A MobileNet-family record: `module` provides SCOPE, mobilenet and mobilenet_base.
+
+  Args:
+    name: Registry key.
+    module: The family's module (mobilenet_v2, mobilenet_v3, mobilenet_multi_avg).
+    conv_defs: The variant's architecture table.
+    decoder_endpoints: {4, 8, 16: end point} for DeepLab's decoder.
+    deeplab_final_endpoint: Last end point of the DeepLab backbone.
+    depth_multiplier: The variant's multiplier.
+    **classifier_kwargs: Fixed arguments of the variant's classifier (e.g. finegrain mode).
+
+  Returns:
+    A `Backbone`.
+  """
+  scope = module.SCOPE
+  return Backbone(
+      name=name,
+      scope=scope,
+      decoder_endpoints=decoder_endpoints,
+      deeplab_final_endpoint=deeplab_final_endpoint,
+      quant_input_node='%s/%s/%s' % (scope, scope, INPUT_NAME),
+      classifier_input_node='%s/%s' % (scope, mobilenet_lib.INPUT_NAME),
+      mean_pixel=UNIT_RANGE_MEAN,
+      default_image_size=224,
+      default_bn_decay=0.997,
+      depth_multiplier=depth_multiplier,
+      preprocessing_name='mobilenet',
+      quant_exclusions=(),
+      arg_scope_fn=_mobilenet_arg_scope,
+      build_fn=functools.partial(module.mobilenet_base, conv_defs=conv_defs),
+      classifier_fn=_mobilenet_classifier(
+          functools.partial(module.mobilenet, conv_defs=conv_defs), _mobilenet_arg_scope,
+          depth_multiplier, **classifier_kwargs),
+      preprocess_fn=_scale_to_unit_range,
+  )
+
+
+_MNV2_ENDPOINTS = _decoder_endpoints(4, 7, 14)
+_MNV3_LARGE_ENDPOINTS = _decoder_endpoints(4, 7, 13)
+_MNV3_SMALL_ENDPOINTS = _decoder_endpoints(2, 4, 9)
+_MULTI_AVG_ENDPOINTS = _decoder_endpoints(3, 7, 13)
+
+
+def _subtract_imagenet_mean(images, dtype):
+  """DeepLab's ResNet preprocessing: x - MEAN_RGB (padding with the mean becomes exactly 0)."""
+  mean_rgb = tf.reshape(tf.constant(MEAN_RGB, tf.float32), [1, 1, 1, 3])
+  return tf.cast(tf.cast(images, tf.float32) - mean_rgb, dtype)
+
+
+def _deep_backbone_record(name, module, scope, mean_pixel, preprocess_fn, preprocessing_name):
+  """A ResNet-v1 or Xception record: `module` provides the DeepLab/classifier interface.
+
+  Args:
+    name: Registry key (a key of `module.VARIANTS`).
+    module: resnet_v1 or xception.
+    scope: The variant's variable scope (the beta ResNets keep the non-beta scope).
+    mean_pixel: DeepLab's padding value.
+    preprocess_fn: DeepLab's in-graph preprocessing.
+    preprocessing_name: slim.preprocessing name for classification.
+
+  Returns:
+    A `Backbone`.
+  """
+  return Backbone(
+      name=name,
+      scope=scope,
+      decoder_endpoints=types.MappingProxyType(module.DECODER_END_POINTS[name]),
+      deeplab_final_endpoint=module.DEEPLAB_FINAL_ENDPOINT,
+      quant_input_node='%s/%s/%s' % (scope, scope, INPUT_NAME),
+      classifier_input_node='%s/%s' % (scope, module.INPUT_NAME),
+      mean_pixel=mean_pixel,
+      default_image_size=module.DEFAULT_IMAGE_SIZE,
+      default_bn_decay=module.DEEPLAB_BN_DECAY,
+      depth_multiplier=1.0,
+      preprocessing_name=preprocessing_name,
+      quant_exclusions=(),
+      arg_scope_fn=module.deeplab_arg_scope,
+      build_fn=functools.partial(module.deeplab_features, name),
+      classifier_fn=module.classifier(name),
+      preprocess_fn=preprocess_fn,
+  )
+
+
+def _resnet_record(name):
+  # Non-beta ResNets subtract the ImageNet mean; DeepLab's beta ones take [-1, 1] inputs.
+  beta = name.endswith('_beta')
+  return _deep_backbone_record(
+      name, resnet_v1, resnet_v1.VARIANTS[name].scope,
+      mean_pixel=UNIT_RANGE_MEAN if beta else MEAN_RGB,
+      preprocess_fn=_scale_to_unit_range if beta else _subtract_imagenet_mean,
+      preprocessing_name='inception' if beta else 'vgg')
+
+
+def _xception_record(name):
+  return _deep_backbone_record(name, xception, name, mean_pixel=UNIT_RANGE_MEAN,
+                               preprocess_fn=_scale_to_unit_range,
+                               preprocessing_name='inception')
+
+
+# All records, in the order the docs list them. Families add their records here (one entry each).
+# pyformat: disable
+_RECORDS = (
+    _mobilenet_record('mobilenet_v2', mobilenet_v2, mobilenet_v2.V2_DEF, _MNV2_ENDPOINTS,
+                      'layer_18'),
+    _mobilenet_record('mobilenet_v2_140', mobilenet_v2, mobilenet_v2.V2_DEF, _MNV2_ENDPOINTS,
+                      'layer_18', depth_multiplier=1.4),
+    # As slim's mobilenet_v2_035: the last conv keeps 1280 channels.
+    _mobilenet_record('mobilenet_v2_035', mobilenet_v2, mobilenet_v2.V2_DEF, _MNV2_ENDPOINTS,
+                      'layer_18', depth_multiplier=0.35, finegrain_classification_mode=True),
+    _mobilenet_record('mobilenet_v3_large', mobilenet_v3, mobilenet_v3.V3_LARGE,
+                      _MNV3_LARGE_ENDPOINTS, 'layer_17'),
+    _mobilenet_record('mobilenet_v3_small', mobilenet_v3, mobilenet_v3.V3_SMALL,
+                      _MNV3_SMALL_ENDPOINTS, 'layer_13'),
+    _mobilenet_record('mobilenet_v3_large_seg', mobilenet_v3, mobilenet_v3.V3_LARGE_SEG,
+                      _MNV3_LARGE_ENDPOINTS, 'layer_17'),
+    _mobilenet_record('mobilenet_v3_small_seg', mobilenet_v3, mobilenet_v3.V3_SMALL_SEG,
+                      _MNV3_SMALL_ENDPOINTS, 'layer_13'),
+    _mobilenet_record('mobilenet_multi_avg', mobilenet_multi_avg, mobilenet_multi_avg.MULTI_AVG,
+                      _MULTI_AVG_ENDPOINTS, 'layer_18'),
+    _mobilenet_record('mobilenet_multi_avg_seg', mobilenet_multi_avg,
+                      mobilenet_multi_avg.MULTI_AVG_SEG, _MULTI_AVG_ENDPOINTS, 'layer_18'),
+    _resnet_record('resnet_v1_50'),
+    _resnet_record('resnet_v1_101'),
+    _resnet_record('resnet_v1_50_beta'),
+    _resnet_record('resnet_v1_101_beta'),
+    _xception_record('xception_65'),
 )
+# pyformat: enable
 
-_REGISTRY = types.MappingProxyType({b.name: b for b in (_MOBILENET_V2,)})
+_REGISTRY = types.MappingProxyType({b.name: b for b in _RECORDS})
 
 
 def names():
@@ -134,7 +312,7 @@ def mean_pixel(model_variant=None):
   return list(UNIT_RANGE_MEAN)
 
 
-def extract_features(images, output_stride=8, multi_grid=None, depth_multiplier=1.0,
+def extract_features(images, output_stride=8, multi_grid=None, depth_multiplier=None,
                      divisible_by=None, final_endpoint=None, model_variant=None,
                      weight_decay=0.0001, reuse=None, is_training=False,
                      fine_tune_batch_norm=False, bn_decay=None, regularize_depthwise=False,
@@ -146,7 +324,7 @@ def extract_features(images, output_stride=8, multi_grid=None, depth_multiplier=
     images: A [batch, height, width, channels] tensor of [0, 255] pixels.
     output_stride: Ratio of input to output spatial resolution.
     multi_grid: Unused by MobileNet variants (ResNet only).
-    depth_multiplier: Channel multiplier.
+    depth_multiplier: Channel multiplier; None uses the record's (DeepLab passes its flag).
     divisible_by: Channel rounding; None -> 8 if depth_multiplier == 1.0 else 1.
     final_endpoint: Last end point to build; None -> the record's deeplab_final_endpoint.
     model_variant: Registered variant name.
@@ -170,6 +348,8 @@ def extract_features(images, output_stride=8, multi_grid=None, depth_multiplier=
   """
   del multi_grid, regularize_depthwise
   record = get(model_variant)
+  if depth_multiplier is None:
+    depth_multiplier = record.depth_multiplier
   if preprocess_images:
     # At the root name scope, before the backbone scope (ops 'mul' and 'sub').
     images = record.preprocess_fn(images, preprocessed_images_dtype)

@@ -44,6 +44,11 @@ PRESERVE_TYPES = frozenset([
     'Reshape', 'Squeeze', 'ExpandDims', 'Pad', 'SpaceToBatchND', 'BatchToSpaceND', 'Identity',
     'StridedSlice', 'Slice', 'Transpose', 'DepthToSpace', 'SpaceToDepth'
 ])
+# The atrous prologue: TFLite fuses SpaceToBatchND -> conv -> BatchToSpaceND into one dilated
+# conv only when nothing sits between them. Its input range already holds (range-preserving), and a
+# FakeQuant on it would block the fusion: the uint8 model keeps three ops per dilated layer and the
+# per-channel int8 model leaves the depthwise conv in float.
+ATROUS_PROLOGUE_TYPES = frozenset(['SpaceToBatchND'])
 CONCAT_TYPES = frozenset(['ConcatV2'])
 # (min, max) giving the fixed uint8 scale/zero point TFLite requires: Sigmoid and Softmax output
 # scale 1/256 zero point 0; Tanh scale 1/128 zero point 128.
@@ -117,6 +122,8 @@ def QuantizeRemaining(graph,
       continue
     if not _QuantizedInputs(op):
       continue
+    if op.type in ATROUS_PROLOGUE_TYPES and _FeedsOnlyLayers(op):
+      continue
     if op.type in PRESERVE_TYPES:
       _CoverWithRange(op, _RangeOf(_QuantizedInputs(op)[0]), OUTPUT_QUANT, opts)
     elif op.type in CONCAT_TYPES:
@@ -126,6 +133,11 @@ def QuantizeRemaining(graph,
       _CoverFixed(op, low, high, opts)
     elif op.type in COMPUTE_TYPES:
       _CoverCompute(op, opts)
+
+
+def _FeedsOnlyLayers(op):
+  consumers = op.outputs[0].consumers()
+  return bool(consumers) and all(c.type in LAYER_WEIGHT_INPUT for c in consumers)
 
 
 def _Eligible(op, scope, exclude_scopes):

@@ -113,7 +113,10 @@ def _FoldFusedBatchNorms(graph, is_training, freeze_batch_norm_delay, exclude_sc
       if correction_scale is not None:
         weights = tf.multiply(correction_scale, weights, name=CORRECTION_MULT)
       scaled_weights = tf.multiply(weights, multiplier, name=MUL_FOLD)
-      new_layer_tensor = _CloneWithNewOperands(match.layer_op, match.input_tensor,
+      # Read the layer's input now, not match.input_tensor: an earlier fold in this loop may
+      # have rerouted it (a pointwise conv fed directly by a batch-normed depthwise conv, as in
+      # every Xception module, would otherwise read the stale unfolded BN output).
+      new_layer_tensor = _CloneWithNewOperands(match.layer_op, match.layer_op.inputs[0],
                                                scaled_weights, match.batch_to_space_op)
       if correction_recip is not None:
         new_layer_tensor = tf.multiply(correction_recip, new_layer_tensor, name=POST_CONV_MUL)

@@ -38,3 +38,32 @@ def testGenerate_LabelsArePaletteWithValidIds(tmp_path):
     assert values <= set(range(synthetic.NUM_CLASSES)) | {synthetic.IGNORE_LABEL}
   lines = (tmp_path / 'ImageSets' / 'Segmentation' / 'val.txt').read_text().split()
   assert lines == splits['val']
+
+
+def _examples(split, count, size):
+  pairs = [synthetic.make_example(synthetic.example_rng(0, split, i), size) for i in range(count)]
+  return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+
+
+def testFlatColourClassifier_DoesNotSolveTheDataset():
+  # A per-pixel nearest-mean-colour classifier, fitted on train pixels, must fail on val: the
+  # classes share colour families, so shape and texture are needed.
+  from deeplab import eval as deeplab_eval
+  images, labels = _examples('train', 40, 64)
+  means = np.stack([images[labels == c].reshape(-1, 3).mean(axis=0)
+                    for c in range(synthetic.NUM_CLASSES)])
+  images, labels = _examples('val', 20, 64)
+  distance = ((images[..., None, :].astype(np.float32) - means) ** 2).sum(axis=-1)
+  confusion = deeplab_eval.confusion_matrix(distance.argmin(axis=-1), labels,
+                                            synthetic.NUM_CLASSES, synthetic.IGNORE_LABEL)
+  _, miou = deeplab_eval.iou_from_confusion(confusion)
+  assert miou < 0.3
+  # Every object class has pixels in the sample, so the figure is over all classes.
+  assert (confusion.sum(axis=1) > 0).all()
+
+
+def testClassHistogram_ValSplitAsDocumented():
+  # The table in g3doc/datasets.md (percent of pixels, default val split: 100 images, 256x256).
+  documented = {0: 78.70, 1: 7.02, 2: 4.03, 3: 2.87, 4: 3.23, 5: 2.42, 255: 1.72}
+  histogram = synthetic.class_histogram('val', synthetic.DEFAULT_NUM_VAL)
+  assert {k: round(100 * v, 2) for k, v in histogram.items()} == documented

@@ -10,6 +10,8 @@ import pytest
 import tensorflow as tf
 
 from deeplab import convert_to_tflite
+from slim.tflite import convert as tflite_convert
+from slim.tflite import inspect as tflite_inspect
 
 
 def _frozen_graph():
@@ -26,10 +28,13 @@ def _frozen_graph():
     return graph.as_graph_def()
 
 
-def testConvertUint8_FullyIntegerAndAgreesWithGraph():
+@pytest.mark.parametrize('inference_type', ['uint8', 'int8'])
+def testConvert_FullyIntegerAndAgreesWithGraph(inference_type):
   graph_def = _frozen_graph()
-  model = convert_to_tflite.convert_uint8(graph_def, 'input:0', 'ArgMax:0')
-  assert convert_to_tflite.float_tensors(model) == []
+  model = convert_to_tflite.convert(graph_def, 'input:0', 'ArgMax:0', inference_type)
+  assert tflite_inspect.is_fully_integer(model)
+  input_type = tf.lite.Interpreter(model_content=model).get_input_details()[0]['dtype']
+  assert input_type == {'uint8': np.uint8, 'int8': np.int8}[inference_type]
   image = np.random.RandomState(1).randint(0, 256, [8, 8, 3]).astype(np.uint8)
   graph_out = convert_to_tflite.run_graph(graph_def, image, 'ArgMax:0')
   tflite_out = convert_to_tflite.run_tflite(model, image)
@@ -40,3 +45,13 @@ def testConvertUint8_FullyIntegerAndAgreesWithGraph():
 def testLoadGraphDef_MissingFileNamesFlag(tmp_path):
   with pytest.raises(ValueError, match='--quantized_graph_def_path=.*file not found'):
     convert_to_tflite.load_graph_def(str(tmp_path / 'nope.pb'))
+
+
+def testConvert_UnquantizedOpIsNamed():
+  with tf.Graph().as_default() as graph:
+    x = tf.compat.v1.placeholder(tf.float32, [1, 4, 4, 3], name='input')
+    x = tf.quantization.fake_quant_with_min_max_args(x, -1.0, 1.0)
+    tf.argmax(tf.multiply(x, x, name='NoRange'), 3, name='ArgMax')
+    graph_def = graph.as_graph_def()
+  with pytest.raises(tflite_convert.NotFullyQuantizedError, match='NoRange'):
+    convert_to_tflite.convert(graph_def, 'input:0', 'ArgMax:0')

@@ -36,8 +36,9 @@ def testFreeze_DerivesPerChannelWeightRangesFromPerTensorCheckpoint(tmp_path):
   frozen = export_model.freeze(ckpt, ['out'])
   consts = {n.name: tf.make_ndarray(n.attr['value'].tensor) for n in frozen.node
             if n.op == 'Const'}
-  np.testing.assert_allclose(consts['layer/weights_quant/min'], [-1.0, 0.0])
-  np.testing.assert_allclose(consts['layer/weights_quant/max'], [0.5, 3.0])
+  # Symmetric per channel (zero point 0): a = max |w| of each output channel.
+  np.testing.assert_allclose(consts['layer/weights_quant/min'], [-1.0, -3.0])
+  np.testing.assert_allclose(consts['layer/weights_quant/max'], [1.0, 3.0])
   np.testing.assert_allclose(consts['layer/weights'], _W)
 
 

@@ -1,4 +1,4 @@
-"""MobileNet building blocks: the inverted-residual `expanded_conv` and its expansion helper."""
+"""MobileNet building blocks: inverted residual `expanded_conv`, `squeeze_excite`, `reduce_to_1x1`."""
 
 import functools
 
@@ -17,6 +17,8 @@ INPUT_NAME = 'input'
 EXPANSION_OUTPUT = 'expansion_output'
 DEPTHWISE_OUTPUT = 'depthwise_output'
 OUTPUT_NAME = 'output'
+# Scope of the squeeze-and-excite sub-block inside expanded_conv (convs 'Conv' and 'Conv_1').
+SQUEEZE_EXCITE_SCOPE = 'squeeze_excite'
 
 
 def _expansion_size(expansion_size, num_inputs, divisible_by=8):
@@ -41,7 +43,7 @@ def expanded_conv(input_tensor, num_outputs, expansion_size=expand_input_by_fact
                   rate=1, kernel_size=(3, 3), residual=True, normalizer_fn=None,
                   split_expansion=1, endpoints=None, use_explicit_padding=False, padding='SAME',
                   inner_activation_fn=None, depthwise_activation_fn=None,
-                  project_activation_fn=tf.identity, scope=None):
+                  project_activation_fn=tf.identity, expansion_transform=None, scope=None):
   """Inverted residual block: 1x1 expand -> depthwise -> linear 1x1 project (+ residual).
 
   Args:
@@ -59,9 +61,12 @@ def expanded_conv(input_tensor, num_outputs, expansion_size=expand_input_by_fact
     endpoints: Optional dict receiving 'expansion_output', 'depthwise_output', 'projection_output'.
     use_explicit_padding: Pad explicitly before the depthwise conv and use 'VALID'.
     padding: Depthwise padding ('SAME' or 'VALID').
-    inner_activation_fn: Activation of the expansion conv (None keeps the arg-scope default).
-    depthwise_activation_fn: Activation of the depthwise conv (None keeps the arg-scope default).
+    inner_activation_fn: Activation of the expansion and depthwise convs (None keeps the
+      arg-scope default).
+    depthwise_activation_fn: Activation of the depthwise conv; overrides inner_activation_fn.
     project_activation_fn: Activation of the projection (linear by default).
+    expansion_transform: Optional `f(expansion_tensor=..., input_tensor=...)` applied to the
+      depthwise output before the projection (MobileNetV3's squeeze-and-excite).
     scope: Variable scope; defaults to 'expanded_conv' (uniquified).
 
   Returns:
@@ -77,6 +82,7 @@ def expanded_conv(input_tensor, num_outputs, expansion_size=expand_input_by_fact
   dw_defaults = {}
   if inner_activation_fn is not None:
     conv_defaults['activation_fn'] = inner_activation_fn
+    dw_defaults['activation_fn'] = inner_activation_fn
   if depthwise_activation_fn is not None:
     dw_defaults['activation_fn'] = depthwise_activation_fn
   with tf.compat.v1.variable_scope(scope, default_name=DEFAULT_SCOPE) as s, \
@@ -110,6 +116,8 @@ def expanded_conv(input_tensor, num_outputs, expansion_size=expand_input_by_fact
     net = tf.identity(net, name=DEPTHWISE_OUTPUT)
     if endpoints is not None:
       endpoints[DEPTHWISE_OUTPUT] = net
+    if expansion_transform:
+      net = expansion_transform(expansion_tensor=net, input_tensor=input_tensor)
 
     net = tf_slim.conv2d(net, num_outputs, [1, 1], stride=1, normalizer_fn=normalizer_fn,
                          activation_fn=project_activation_fn, scope=PROJECT_SCOPE)
@@ -122,3 +130,58 @@ def expanded_conv(input_tensor, num_outputs, expansion_size=expand_input_by_fact
           net.get_shape().as_list()[3] == input_tensor.get_shape().as_list()[3]):
       net += input_tensor
     return tf.identity(net, name=OUTPUT_NAME)
+
+
+@tf_slim.add_arg_scope
+def squeeze_excite(input_tensor, divisible_by=8, squeeze_factor=3, inner_activation_fn=tf.nn.relu,
+                   gating_fn=tf.sigmoid, squeeze_input_tensor=None):
+  """Squeeze-and-excite: scales the channels of `input_tensor` by a gate from its global mean.
+
+  Graph (scope 'squeeze_excite', names of the original checkpoints):
+    Mean(squeeze_input) -> Conv (1x1, biases, inner_activation_fn)
+      -> Conv_1 (1x1, biases, gating_fn) -> input_tensor * gate
+
+  Args:
+    input_tensor: A 4-D NHWC tensor to rescale.
+    divisible_by: Rounding of the squeezed channel count.
+    squeeze_factor: The squeeze conv has channels(squeeze_input) / squeeze_factor channels.
+    inner_activation_fn: Activation of the squeeze conv.
+    gating_fn: Activation of the excite conv (the gate).
+    squeeze_input_tensor: Tensor the gate is computed from (default: `input_tensor`).
+
+  Returns:
+    The gated tensor, same shape as `input_tensor`.
+  """
+  with tf.compat.v1.variable_scope(SQUEEZE_EXCITE_SCOPE):
+    if squeeze_input_tensor is None:
+      squeeze_input_tensor = input_tensor
+    input_channels = squeeze_input_tensor.get_shape().as_list()[3]
+    output_channels = input_tensor.get_shape().as_list()[3]
+    squeeze_channels = lib._make_divisible(  # pylint: disable=protected-access
+        input_channels / squeeze_factor, divisor=divisible_by)
+    pooled = tf.reduce_mean(squeeze_input_tensor, [1, 2], keepdims=True)
+    squeeze = tf_slim.conv2d(pooled, kernel_size=(1, 1), num_outputs=squeeze_channels,
+                             normalizer_fn=None, activation_fn=inner_activation_fn)
+    excite = tf_slim.conv2d(squeeze, num_outputs=output_channels, kernel_size=[1, 1],
+                            normalizer_fn=None, activation_fn=gating_fn)
+    return input_tensor * excite
+
+
+@tf_slim.add_arg_scope
+def reduce_to_1x1(input_tensor, default_size=7, **kwargs):
+  """Average-pools a square map to 1x1 (a `default_size` kernel if the size is unknown).
+
+  Args:
+    input_tensor: A 4-D NHWC tensor.
+    default_size: Kernel size when the spatial size is unknown or not square.
+    **kwargs: Passed to tf_slim.avg_pool2d (stride, padding, scope).
+
+  Returns:
+    The pooled tensor.
+  """
+  h, w = input_tensor.get_shape().as_list()[1:3]
+  if h is not None and w == h:
+    k = [h, h]
+  else:
+    k = [default_size, default_size]
+  return tf_slim.avg_pool2d(input_tensor, kernel_size=k, **kwargs)

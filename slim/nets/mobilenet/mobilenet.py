@@ -67,6 +67,21 @@ def depth_multiplier(output_params, multiplier, divisible_by=8, min_depth=8, **u
   output_params['num_outputs'] = _make_divisible(d * multiplier, divisible_by, min_depth)
 
 
+@contextlib.contextmanager
+def depth_multiplier_scope(min_depth=None, divisible_by=None):
+  """Arg scope for `depth_multiplier` that leaves its defaults alone for None arguments.
+
+  Args:
+    min_depth: Minimum channel count after the multiplier (None keeps 8).
+    divisible_by: Channel rounding after the multiplier (None keeps 8).
+
+  Yields:
+    Nothing; `depth_multiplier` calls inside the block use the given values.
+  """
+  with safe_arg_scope((depth_multiplier,), min_depth=min_depth, divisible_by=divisible_by):
+    yield
+
+
 _Op = collections.namedtuple('Op', ['op', 'params', 'multiplier_func'])
 
 
@@ -233,3 +248,96 @@ def training_scope(is_training=True, weight_decay=0.00004, stddev=0.09, dropout_
                         weights_regularizer=tf_slim.l2_regularizer(weight_decay)), \
       tf_slim.arg_scope([tf_slim.separable_conv2d], weights_regularizer=None) as s:
     return s
+
+
+# Names of the classification head (fixed by the released classification checkpoints).
+INPUT_NAME = 'input'
+EMBEDDING_NAME = 'embedding'
+LOGITS_SCOPE = 'Logits'
+LOGITS_CONV_SCOPE = 'Conv2d_1c_1x1'
+DROPOUT_SCOPE = 'Dropout'
+GLOBAL_POOL_NAME = 'global_pool'
+LOGITS_OUTPUT_NAME = 'output'
+PREDICTIONS_NAME = 'Predictions'
+
+
+def global_pool(input_tensor, pool_op=tf.nn.avg_pool2d):
+  """Averages `input_tensor` over its full spatial extent, keeping a 1x1 map.
+
+  A static spatial shape gives a fixed-size 'VALID' average pool (one TFLite AVERAGE_POOL_2D,
+  which keeps the input's quantization); an unknown shape falls back to a dynamic kernel.
+
+  Args:
+    input_tensor: A 4-D NHWC tensor.
+    pool_op: The pooling op, `f(input, ksize, strides, padding)`.
+
+  Returns:
+    A [batch, 1, 1, channels] tensor.
+  """
+  shape = input_tensor.get_shape().as_list()
+  if shape[1] is None or shape[2] is None:
+    kernel_size = tf.convert_to_tensor(
+        [1, tf.shape(input_tensor)[1], tf.shape(input_tensor)[2], 1])
+  else:
+    kernel_size = [1, shape[1], shape[2], 1]
+  output = pool_op(input_tensor, ksize=kernel_size, strides=[1, 1, 1, 1], padding='VALID')
+  # Recover the static batch and channel sizes lost by a dynamic kernel.
+  output.set_shape([None, 1, 1, None])
+  return output
+
+
+@tf_slim.add_arg_scope
+def mobilenet(inputs, num_classes=1001, prediction_fn=tf_slim.softmax, reuse=None,
+              scope=DEFAULT_SCOPE, base_only=False, use_reduce_mean_for_pooling=False,
+              **mobilenet_args):
+  """Builds a MobileNet classifier: `mobilenet_base` + global pool + dropout + 1x1 logits.
+
+  Graph names as the original slim classifier: identity '<scope>/input', '<scope>/embedding',
+  '<scope>/Logits/{AvgPool|global_pool, Dropout, Conv2d_1c_1x1, output}', '<scope>/Predictions'.
+
+  Args:
+    inputs: A [batch, height, width, channels] float tensor.
+    num_classes: Logits width; 0 or None returns the pooled embedding instead of logits.
+    prediction_fn: `f(logits, scope)` for end point 'Predictions' (None to skip).
+    reuse: Reuse the network's variables.
+    scope: Variable scope (default 'Mobilenet').
+    base_only: Return the `mobilenet_base` output (no pooling or head).
+    use_reduce_mean_for_pooling: Pool with ReduceMean instead of an average pool.
+    **mobilenet_args: Passed to `mobilenet_base` (conv_defs, multiplier, output_stride, ...).
+
+  Returns:
+    (logits, end_points): logits [batch, num_classes] (or the pooled features), and the
+    end points of `mobilenet_base` plus 'global_pool', 'Logits', 'Predictions'.
+
+  Raises:
+    ValueError: if `inputs` is not 4-D.
+  """
+  is_training = mobilenet_args.get('is_training', False)
+  input_shape = inputs.get_shape().as_list()
+  if len(input_shape) != 4:
+    raise ValueError('Expected rank 4 input, was: %d' % len(input_shape))
+  with tf.compat.v1.variable_scope(scope, DEFAULT_SCOPE, reuse=reuse) as scope:
+    inputs = tf.identity(inputs, INPUT_NAME)
+    net, end_points = mobilenet_base(inputs, scope=scope, **mobilenet_args)
+    if base_only:
+      return net, end_points
+    net = tf.identity(net, name=EMBEDDING_NAME)
+    with tf.compat.v1.variable_scope(LOGITS_SCOPE):
+      if use_reduce_mean_for_pooling:
+        net = tf.reduce_mean(net, [1, 2], keepdims=True, name=GLOBAL_POOL_NAME)
+      else:
+        net = global_pool(net)
+      end_points[GLOBAL_POOL_NAME] = net
+      if not num_classes:
+        return net, end_points
+      net = tf_slim.dropout(net, scope=DROPOUT_SCOPE, is_training=is_training)
+      # 1x1 conv with biases and no BN/activation: the classifier layer of the checkpoints.
+      logits = tf_slim.conv2d(net, num_classes, [1, 1], activation_fn=None, normalizer_fn=None,
+                              biases_initializer=tf.compat.v1.zeros_initializer(),
+                              scope=LOGITS_CONV_SCOPE)
+      logits = tf.squeeze(logits, [1, 2])
+      logits = tf.identity(logits, name=LOGITS_OUTPUT_NAME)
+    end_points[LOGITS_SCOPE] = logits
+    if prediction_fn:
+      end_points[PREDICTIONS_NAME] = prediction_fn(logits, PREDICTIONS_NAME)
+  return logits, end_points

@@ -75,15 +75,46 @@ def mobilenet_base(input_tensor, depth_multiplier=1.0, scope=SCOPE, conv_defs=No
   """
   if conv_defs is None:
     conv_defs = copy.deepcopy(V2_DEF)
-  depth_args = {}
-  # None keeps the multiplier function's defaults.
-  if min_depth is not None:
-    depth_args['min_depth'] = min_depth
-  if divisible_by is not None:
-    depth_args['divisible_by'] = divisible_by
-  with tf_slim.arg_scope((lib.depth_multiplier,), **depth_args):
+  with lib.depth_multiplier_scope(min_depth=min_depth, divisible_by=divisible_by):
     return lib.mobilenet_base(input_tensor, conv_defs=conv_defs, multiplier=depth_multiplier,
                               scope=scope, **kwargs)
+
+
+def mobilenet(input_tensor, num_classes=1001, depth_multiplier=1.0, scope=SCOPE, conv_defs=None,
+              finegrain_classification_mode=False, min_depth=None, divisible_by=None,
+              activation_fn=None, **kwargs):
+  """Builds the MobileNetV2 classifier (base + `Conv_1` 1280 + global pool + logits).
+
+  Args:
+    input_tensor: A 4-D NHWC float tensor.
+    num_classes: Logits width (1001 for the ImageNet checkpoints); 0/None returns the embedding.
+    depth_multiplier: Channel multiplier for every layer.
+    scope: Variable scope.
+    conv_defs: Architecture table; defaults to a copy of `V2_DEF`.
+    finegrain_classification_mode: With depth_multiplier < 1, keep the last conv at its full
+      width (1280), as the released 0.35/0.5 checkpoints do.
+    min_depth: Minimum channel count after the multiplier (None keeps the default 8).
+    divisible_by: Channel rounding after the multiplier (None keeps the default 8).
+    activation_fn: Replaces relu6 everywhere if set.
+    **kwargs: Passed to `mobilenet.mobilenet` (is_training, reuse, prediction_fn, ...).
+
+  Returns:
+    (logits, end_points) as `mobilenet.mobilenet`.
+  """
+  if conv_defs is None:
+    conv_defs = copy.deepcopy(V2_DEF)
+  if activation_fn:
+    conv_defs = copy.deepcopy(conv_defs)
+    defaults = conv_defs['defaults']
+    conv_defaults = defaults[(tf_slim.conv2d, tf_slim.fully_connected, tf_slim.separable_conv2d)]
+    conv_defaults['activation_fn'] = activation_fn
+  if finegrain_classification_mode and depth_multiplier < 1:
+    conv_defs = copy.deepcopy(conv_defs)
+    # Undo the multiplier on the last layer only.
+    conv_defs['spec'][-1].params['num_outputs'] /= depth_multiplier
+  with lib.depth_multiplier_scope(min_depth=min_depth, divisible_by=divisible_by):
+    return lib.mobilenet(input_tensor, num_classes=num_classes, conv_defs=conv_defs, scope=scope,
+                         multiplier=depth_multiplier, **kwargs)
 
 
 training_scope = lib.training_scope

@@ -214,3 +214,30 @@ def testPerChannelDepthwise_WeightsQuantizedOnce():
   names = {v.op.name for v in tf.compat.v1.global_variables()}
   assert 'depthwise/weights_quant/min' in names
   assert not [n for n in names if 'weights_quant_1' in n]
+
+
+@pytest.mark.parametrize('per_channel', [False, True])
+def testDilatedDepthwise_ConvertsToOneFusedIntegerOp(per_channel):
+  # SpaceToBatchND -> depthwise -> BatchToSpaceND must stay free of FakeQuant ops so that TFLite
+  # fuses them into one dilated DEPTHWISE_CONV_2D (per-channel int8 would otherwise keep it float).
+  images = tf.compat.v1.placeholder(tf.float32, [1, 17, 17, 8], name='input')
+  with tf_slim.arg_scope([tf_slim.batch_norm], is_training=False):
+    net = tf_slim.conv2d(images, 16, 1, normalizer_fn=tf_slim.batch_norm,
+                         activation_fn=tf.nn.relu6, scope='expand')
+    net = tf_slim.separable_conv2d(net, None, 3, depth_multiplier=1, rate=2,
+                                   normalizer_fn=tf_slim.batch_norm, activation_fn=tf.nn.relu6,
+                                   scope='depthwise')
+    net = tf_slim.conv2d(net, 4, 1, normalizer_fn=tf_slim.batch_norm, activation_fn=None,
+                         scope='project')
+  tf.argmax(net, 3, name='ArgMax')
+  contrib_quantize.experimental_create_eval_graph(per_channel=per_channel)
+  graph = tf.compat.v1.get_default_graph()
+  space_to_batch = graph.get_operation_by_name('depthwise/depthwise/SpaceToBatchND')
+  assert {c.type for c in space_to_batch.outputs[0].consumers()} == {'DepthwiseConv2dNative'}
+  with tf.compat.v1.Session() as sess:
+    sess.run(tf.compat.v1.global_variables_initializer())
+    frozen = convert.freeze_session(sess, ['ArgMax'])
+  convert_fn = convert.convert_int8 if per_channel else convert.convert_uint8
+  model = convert_fn(frozen, ['input'], ['ArgMax'], [[1, 17, 17, 8]])
+  assert tflite_inspect.op_histogram(model) == {'CONV_2D': 2, 'DEPTHWISE_CONV_2D': 1,
+                                                'ARG_MAX': 1}

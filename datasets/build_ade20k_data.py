@@ -1,0 +1,135 @@
+"""Converts ADE20K (the SceneParsing ADEChallengeData2016 release) into sharded TFRecords.
+
+Layout read (ADEChallengeData2016.zip, unpacked), as in the original DeepLab builder:
+  <train_image_folder>/<name>.jpg         (images/training)
+  <train_image_label_folder>/<name>.png   (annotations/training; values 0..150, 0 = ignore)
+  <val_image_folder>/<name>.jpg           (images/validation)
+  <val_image_label_folder>/<name>.png     (annotations/validation)
+Written: <output_dir>/{train,val}-%05d-of-00004.tfrecord. As the original, the image order is
+shuffled before sharding (here with a fixed seed, so a rebuild gives the same shards) and
+image/filename holds the image path; readers such as vis.py keep only its base name.
+
+Usage:
+  python -m datasets.build_ade20k_data \
+      --train_image_folder=./ADE20K/ADEChallengeData2016/images/training \
+      --train_image_label_folder=./ADE20K/ADEChallengeData2016/annotations/training \
+      --val_image_folder=./ADE20K/ADEChallengeData2016/images/validation \
+      --val_image_label_folder=./ADE20K/ADEChallengeData2016/annotations/validation \
+      --output_dir=./ADE20K/tfrecord
+"""
+import glob
+import os
+import random
+import sys
+
+if __name__ == '__main__' and __package__ in (None, ''):
+  # Run by path: make the repository root importable.
+  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+
+import slim  # noqa: E402,F401  (graph-mode TF1 behaviour before any TF use)
+
+from datasets import build_data  # noqa: E402
+
+NUM_SHARDS = 4
+# Label 0 is "other objects" and is ignored; the 150 classes are 1..150.
+NUM_CLASSES = 151
+IGNORE_LABEL = 0
+IMAGE_FORMAT = 'jpg'
+LABEL_FORMAT = 'png'
+DEFAULT_SHUFFLE_SEED = 0
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+  """Defines the command-line flags (only for the script, so importers can reuse its functions)."""
+  root = './ADE20K/ADEChallengeData2016'
+  flags.DEFINE_string('train_image_folder', root + '/images/training',
+                      'Folder containing training images')
+  flags.DEFINE_string('train_image_label_folder', root + '/annotations/training',
+                      'Folder containing annotations for training images')
+  flags.DEFINE_string('val_image_folder', root + '/images/validation',
+                      'Folder containing validation images')
+  flags.DEFINE_string('val_image_label_folder', root + '/annotations/validation',
+                      'Folder containing annotations for validation')
+  flags.DEFINE_string('output_dir', './ADE20K/tfrecord',
+                      'Path to save converted tfrecord of Tensorflow example')
+  flags.DEFINE_integer('shuffle_seed', DEFAULT_SHUFFLE_SEED,
+                       'Seed of the image order shuffle (the original shuffled unseeded).')
+
+
+def list_pairs(image_folder, label_folder, shuffle_seed=DEFAULT_SHUFFLE_SEED):
+  """Lists `<image_folder>/*.jpg` with their `<label_folder>/<name>.png`, in shuffled order.
+
+  Args:
+    image_folder: folder of the JPEG images.
+    label_folder: folder of the PNG annotations.
+    shuffle_seed: seed of the order shuffle; None keeps the sorted order.
+
+  Returns:
+    List of (image_path, label_path).
+
+  Raises:
+    DatasetBuildError: the image folder holds no .jpg file, or an image has no label file.
+  """
+  image_paths = sorted(glob.glob(os.path.join(image_folder, '*.' + IMAGE_FORMAT)))
+  if not image_paths:
+    raise build_data.DatasetBuildError('%s: no *.%s images found' % (image_folder, IMAGE_FORMAT))
+  if shuffle_seed is not None:
+    random.Random(shuffle_seed).shuffle(image_paths)
+  pairs = []
+  for image_path in image_paths:
+    # The original keeps the name up to the first dot: ADE_train_00000001.jpg -> .png.
+    name = os.path.basename(image_path).split('.')[0]
+    label_path = os.path.join(label_folder, '%s.%s' % (name, LABEL_FORMAT))
+    if not os.path.isfile(label_path):
+      raise build_data.DatasetBuildError('%s: no label %s' % (image_path, label_path))
+    pairs.append((image_path, label_path))
+  return pairs
+
+
+def convert_dataset(split, image_folder, label_folder, output_dir, num_shards=NUM_SHARDS,
+                    shuffle_seed=DEFAULT_SHUFFLE_SEED):
+  """Converts one split to `<split>-XXXXX-of-<num_shards>.tfrecord` shards.
+
+  Args:
+    split: output split name ('train' or 'val').
+    image_folder: folder of the JPEG images.
+    label_folder: folder of the PNG annotations.
+    output_dir: destination folder.
+    num_shards: number of output shards.
+    shuffle_seed: seed of the order shuffle; None keeps the sorted order.
+
+  Returns:
+    List of written shard paths.
+
+  Raises:
+    DatasetBuildError: missing or corrupt files, size mismatch, label values above 150.
+  """
+  pairs = list_pairs(image_folder, label_folder, shuffle_seed)
+
+  def make_example(pair):
+    image_path, label_path = pair
+    return build_data.example_from_files(image_path, label_path, image_path, IMAGE_FORMAT,
+                                         NUM_CLASSES, IGNORE_LABEL)
+
+  return build_data.write_sharded_tfrecords(output_dir, split, pairs, num_shards, make_example)
+
+
+def main(unused_argv):
+  try:
+    convert_dataset('train', FLAGS.train_image_folder, FLAGS.train_image_label_folder,
+                    FLAGS.output_dir, shuffle_seed=FLAGS.shuffle_seed)
+    convert_dataset('val', FLAGS.val_image_folder, FLAGS.val_image_label_folder,
+                    FLAGS.output_dir, shuffle_seed=FLAGS.shuffle_seed)
+  except build_data.DatasetBuildError as e:
+    # A bad input file is a user error: print what is wrong, without a traceback.
+    sys.exit('ERROR: %s' % e)
+
+
+if __name__ == '__main__':
+  define_flags()
+  app.run(main)

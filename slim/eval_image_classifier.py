@@ -1,0 +1,209 @@
+"""Evaluates a classifier on one split: top-1 / top-5 of a checkpoint or of a .tflite model.
+
+Checkpoint (slim's eval_image_classifier flags; `--quantize` applies
+`slim.quantize.create_eval_graph()` so a QAT checkpoint is evaluated with its fake quantization):
+
+  python slim/eval_image_classifier.py --checkpoint_path=/tmp/qat --eval_dir=/tmp/qat/eval \
+      --dataset_name=synthetic_classification --dataset_split_name=validation \
+      --dataset_dir=DIR --model_name=mobilenet_v2 --eval_image_size=64 --quantize
+
+TFLite model (float, PTQ or QAT; inputs are quantized with the model's own scale/zero point):
+
+  python slim/eval_image_classifier.py --tflite_file=model.tflite --dataset_dir=DIR \
+      --dataset_split_name=validation --model_name=mobilenet_v2
+
+Both write a summary to --eval_dir (checkpoint mode) and, with --results_file, a JSON
+{"top1": ..., "top5": ..., "num_images": ...} (written atomically).
+"""
+import dataclasses
+import json
+import os
+import sys
+from typing import Optional
+
+if __name__ == '__main__' and __package__ in (None, ''):
+  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+from absl import logging  # noqa: E402
+import numpy as np  # noqa: E402
+
+import slim  # noqa: E402,F401  (graph-mode TF1 behaviour before any TF use)
+import slim.quantize as contrib_quantize  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from slim import classification_data  # noqa: E402
+from slim import classification_model  # noqa: E402
+from slim import fileio  # noqa: E402
+from slim.preprocessing import preprocessing_factory  # noqa: E402
+from slim.tflite import ptq  # noqa: E402
+
+TOP_K = 5
+
+
+@dataclasses.dataclass
+class EvalOptions:
+  """Options of `evaluate` / `evaluate_tflite` (the original flags, same names)."""
+  dataset_dir: str
+  checkpoint_path: Optional[str] = None
+  eval_dir: Optional[str] = None
+  tflite_file: Optional[str] = None
+  model_name: str = 'mobilenet_v2'
+  dataset_name: str = 'synthetic_classification'
+  dataset_split_name: str = 'validation'
+  labels_offset: int = 0
+  preprocessing_name: Optional[str] = None
+  eval_image_size: Optional[int] = None
+  batch_size: int = 100
+  max_num_batches: Optional[int] = None
+  moving_average_decay: Optional[float] = None
+  quantize: bool = False
+  results_file: Optional[str] = None
+
+
+def _topk_counts(scores, labels, k):
+  """Returns (#top-1 hits, #top-k hits)."""
+  top1 = np.argmax(scores, axis=-1) == labels
+  k = min(k, scores.shape[-1])
+  topk = np.any(np.argsort(-scores, axis=-1)[:, :k] == labels[:, None], axis=-1)
+  return int(top1.sum()), int(topk.sum())
+
+
+def _setup(opts):
+  descriptor = classification_data.get_dataset(opts.dataset_name, opts.dataset_split_name,
+                                               opts.dataset_dir)
+  image_size = opts.eval_image_size or classification_model.default_image_size(opts.model_name)
+  preprocessing = opts.preprocessing_name or classification_model.preprocessing_name(
+      opts.model_name)
+  return descriptor, image_size, preprocessing_factory.get_preprocessing(preprocessing)
+
+
+def _write_results(opts, results):
+  if opts.results_file:
+    fileio.atomic_write_text(opts.results_file, json.dumps(results, indent=2, sort_keys=True))
+  logging.info('Eval %s on %s: top-1 %.4f, top-5 %.4f (%d images)',
+               opts.tflite_file or opts.checkpoint_path, opts.dataset_split_name,
+               results['top1'], results['top5'], results['num_images'])
+  return results
+
+
+def _checkpoint_file(checkpoint_path):
+  if checkpoint_path and tf.io.gfile.isdir(checkpoint_path):
+    latest = tf.train.latest_checkpoint(checkpoint_path)
+    if not latest:
+      raise ValueError('--checkpoint_path=%s: folder holds no checkpoint' % checkpoint_path)
+    return latest
+  if not checkpoint_path or not tf.io.gfile.exists(checkpoint_path + '.index'):
+    raise ValueError('--checkpoint_path=%s: no such checkpoint' % checkpoint_path)
+  return checkpoint_path
+
+
+def evaluate(opts):
+  """Top-1/top-5 of a checkpoint over one pass of the split.
+
+  Returns:
+    {'top1', 'top5', 'num_images', 'global_step', 'checkpoint'}.
+
+  Raises:
+    ValueError: bad dataset, model name or checkpoint (the message names the flag).
+  """
+  checkpoint = _checkpoint_file(opts.checkpoint_path)
+  descriptor, image_size, preprocess_fn = _setup(opts)
+  num_classes = descriptor.num_classes - opts.labels_offset
+  graph = tf.Graph()
+  with graph.as_default():
+    images, labels = classification_data.make_batches(
+        descriptor, opts.batch_size, preprocess_fn, image_size, is_training=False,
+        labels_offset=opts.labels_offset).get_next()
+    network_fn = classification_model.get_network_fn(opts.model_name, num_classes,
+                                                     is_training=False)
+    logits, _ = network_fn(images)
+    if opts.quantize:
+      contrib_quantize.create_eval_graph()
+    global_step = tf.compat.v1.train.get_or_create_global_step()
+    if opts.moving_average_decay:
+      ema = tf.train.ExponentialMovingAverage(opts.moving_average_decay, global_step)
+      variables = ema.variables_to_restore()
+    else:
+      variables = tf.compat.v1.global_variables()
+    saver = tf.compat.v1.train.Saver(variables)
+    hits1 = hitsk = total = 0
+    with tf.compat.v1.Session(graph=graph) as sess:
+      saver.restore(sess, checkpoint)
+      step = int(sess.run(global_step))
+      batches = 0
+      while opts.max_num_batches is None or batches < opts.max_num_batches:
+        try:
+          scores, truth = sess.run([logits, labels])
+        except tf.errors.OutOfRangeError:
+          break
+        h1, hk = _topk_counts(scores, truth, TOP_K)
+        hits1, hitsk, total, batches = hits1 + h1, hitsk + hk, total + len(truth), batches + 1
+    if not total:
+      raise ValueError('--dataset_split_name=%s: no image evaluated' % opts.dataset_split_name)
+    results = {'top1': hits1 / total, 'top5': hitsk / total, 'num_images': total,
+               'global_step': step, 'checkpoint': checkpoint}
+    if opts.eval_dir:
+      writer = tf.compat.v1.summary.FileWriter(opts.eval_dir)
+      writer.add_summary(tf.compat.v1.Summary(value=[
+          tf.compat.v1.Summary.Value(tag='eval/Accuracy', simple_value=results['top1']),
+          tf.compat.v1.Summary.Value(tag='eval/Recall_5', simple_value=results['top5'])]), step)
+      writer.close()
+  return _write_results(opts, results)
+
+
+def evaluate_tflite(opts, num_threads=1):
+  """Top-1/top-5 of a .tflite classifier over one pass of the split.
+
+  Returns:
+    {'top1', 'top5', 'num_images', 'tflite_file'}.
+  """
+  descriptor, image_size, preprocess_fn = _setup(opts)
+  classifier = ptq.TFLiteClassifier(opts.tflite_file, num_threads=num_threads)
+  hits1 = hitsk = total = 0
+  max_images = opts.max_num_batches * opts.batch_size if opts.max_num_batches else None
+  for images, labels in classification_data.iterate_numpy(
+      descriptor, preprocess_fn, image_size, opts.batch_size, max_images=max_images,
+      labels_offset=opts.labels_offset):
+    h1, hk = _topk_counts(classifier.scores(images), labels, TOP_K)
+    hits1, hitsk, total = hits1 + h1, hitsk + hk, total + len(labels)
+  if not total:
+    raise ValueError('--dataset_split_name=%s: no image evaluated' % opts.dataset_split_name)
+  return _write_results(opts, {'top1': hits1 / total, 'top5': hitsk / total,
+                               'num_images': total, 'tflite_file': opts.tflite_file})
+
+
+def define_flags():
+  """Defines the original script's flags plus --tflite_file and --results_file."""
+  flags.DEFINE_string('checkpoint_path', None, 'Checkpoint file prefix or folder (latest).')
+  flags.DEFINE_string('eval_dir', None, 'Directory for the eval summary.')
+  flags.DEFINE_string('tflite_file', None, 'Evaluate this .tflite model instead of a checkpoint.')
+  flags.DEFINE_string('dataset_dir', None, 'Directory of the dataset TFRecords and labels.txt.')
+  flags.DEFINE_string('dataset_name', 'synthetic_classification', 'Dataset name (%s).'
+                      % ', '.join(classification_data.dataset_names()))
+  flags.DEFINE_string('dataset_split_name', 'validation', 'Split to evaluate.')
+  flags.DEFINE_integer('labels_offset', 0, 'Offset subtracted from the labels.')
+  flags.DEFINE_string('model_name', 'mobilenet_v2', 'Architecture (%s).'
+                      % ', '.join(classification_model.model_names()))
+  flags.DEFINE_string('preprocessing_name', None, 'Preprocessing; None uses the model\'s.')
+  flags.DEFINE_integer('eval_image_size', None, 'Eval image size; None uses the model default.')
+  flags.DEFINE_integer('batch_size', 100, 'Samples per batch.')
+  flags.DEFINE_integer('max_num_batches', None, 'Stop after this many batches.')
+  flags.DEFINE_float('moving_average_decay', None, 'Evaluate the weights\' moving averages.')
+  flags.DEFINE_bool('quantize', False, 'Apply create_eval_graph (QAT checkpoints).')
+  flags.DEFINE_string('results_file', None, 'Also write the results as JSON here.')
+  flags.mark_flag_as_required('dataset_dir')
+
+
+def main(unused_argv):
+  logging.set_verbosity(logging.INFO)
+  f = flags.FLAGS
+  opts = EvalOptions(**{k.name: f[k.name].value for k in dataclasses.fields(EvalOptions)})
+  results = evaluate_tflite(opts) if opts.tflite_file else evaluate(opts)
+  print(json.dumps(results, sort_keys=True))
+
+
+if __name__ == '__main__':
+  define_flags()
+  app.run(main)

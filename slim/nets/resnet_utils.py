@@ -1,0 +1,172 @@
+"""Building blocks shared by the ResNet-style nets: block specs as data, and a dense stacker.
+
+A network body is a list of `Block(scope, unit_fn, args)` records: `args` holds one kwargs dict per
+unit (e.g. `{'depth': 256, 'depth_bottleneck': 64, 'stride': 1, 'unit_rate': 1}`).
+`stack_blocks_dense` walks them under `<block scope>/unit_<i>` and implements `output_stride` the
+way slim and DeepLab do: once the running stride reaches the target, later strides become atrous
+rates, so the features stay dense.
+
+Graph names here are checkpoint API (`conv1`, `shortcut`, `unit_%d`, `Pad`), as in slim's
+`nets/resnet_utils.py`.
+"""
+
+import collections
+
+import slim  # pylint: disable=unused-import  (applies the TF 2.21 compat layer)
+import tensorflow as tf
+import tf_slim
+
+# Variable scope of each unit inside a block (1-based, as in the released checkpoints).
+UNIT_SCOPE = 'unit_%d'
+# Default variable scope of a block opened without a name.
+DEFAULT_BLOCK_SCOPE = 'block'
+
+
+class Block(collections.namedtuple('Block', ['scope', 'unit_fn', 'args'])):
+  """One stage of a ResNet-style network, as data.
+
+  Attributes:
+    scope: Variable scope of the block (e.g. 'block1' or 'entry_flow/block2').
+    unit_fn: `unit_fn(net, rate=..., **unit_args) -> net`, e.g. a bottleneck.
+    args: A sequence of kwargs dicts, one per unit (they all take 'stride').
+  """
+
+
+def fixed_padding(inputs, kernel_size, rate=1):
+  """Pads `inputs` spatially as 'SAME' would for a stride-1 conv, independent of its size.
+
+  Args:
+    inputs: A 4-D NHWC tensor.
+    kernel_size: Integer kernel size of the conv that follows.
+    rate: Atrous rate of the conv that follows.
+
+  Returns:
+    The padded tensor (op 'Pad' in the current name scope).
+  """
+  kernel_size_effective = kernel_size + (kernel_size - 1) * (rate - 1)
+  pad_total = kernel_size_effective - 1
+  pad_beg = pad_total // 2
+  pad_end = pad_total - pad_beg
+  return tf.pad(inputs, [[0, 0], [pad_beg, pad_end], [pad_beg, pad_end], [0, 0]])
+
+
+def subsample(inputs, factor, scope=None):
+  """Subsamples `inputs` by `factor` with a 1x1 max pool (identity if factor is 1).
+
+  Args:
+    inputs: A 4-D NHWC tensor.
+    factor: Integer subsampling factor.
+    scope: Name scope of the pooling op.
+
+  Returns:
+    The subsampled tensor.
+  """
+  if factor == 1:
+    return inputs
+  return tf_slim.max_pool2d(inputs, [1, 1], stride=factor, scope=scope)
+
+
+def conv2d_same(inputs, num_outputs, kernel_size, stride, rate=1, scope=None):
+  """A strided 2-D convolution whose output does not depend on the input size parity.
+
+  With stride 1 this is a 'SAME' conv; otherwise the input is padded explicitly (as 'SAME' would
+  pad a stride-1 conv) and convolved 'VALID', so that e.g. a 225x225 input gives 113x113 both with
+  an even and an odd input and features line up across output strides.
+
+  Args:
+    inputs: A 4-D NHWC tensor.
+    num_outputs: Number of output channels.
+    kernel_size: Integer kernel size.
+    stride: Integer stride.
+    rate: Integer atrous rate.
+    scope: Variable scope of the convolution.
+
+  Returns:
+    The output of `tf_slim.conv2d` (with the arg scope's normalizer and activation).
+  """
+  if stride == 1:
+    return tf_slim.conv2d(inputs, num_outputs, kernel_size, stride=1, rate=rate, padding='SAME',
+                          scope=scope)
+  inputs = fixed_padding(inputs, kernel_size, rate)
+  return tf_slim.conv2d(inputs, num_outputs, kernel_size, stride=stride, rate=rate,
+                        padding='VALID', scope=scope)
+
+
+@tf_slim.add_arg_scope
+def stack_blocks_dense(net, blocks, output_stride=None, outputs_collections=None):
+  """Applies `blocks` in turn, keeping the features at `output_stride` through atrous rates.
+
+  Each unit runs under `<block.scope>/unit_<i>`. While the running stride is below
+  `output_stride`, a unit uses its own stride at rate 1; once it is reached, the unit runs with
+  stride 1 at the current rate, and the rate grows by the stride the unit would have had.
+
+  Args:
+    net: A 4-D NHWC tensor.
+    blocks: A sequence of `Block` records.
+    output_stride: Target ratio of input to output resolution (relative to `net`); None keeps
+      every stride (the nominal network).
+    outputs_collections: Collection receiving each block's output under the block scope's name.
+
+  Returns:
+    The output tensor of the last block.
+
+  Raises:
+    ValueError: if `output_stride` cannot be reached with the blocks' strides.
+  """
+  current_stride = 1
+  rate = 1
+  for block in blocks:
+    with tf.compat.v1.variable_scope(block.scope, DEFAULT_BLOCK_SCOPE, [net]) as sc:
+      for i, unit in enumerate(block.args):
+        if output_stride is not None and current_stride > output_stride:
+          raise ValueError('The target output_stride %d cannot be reached.' % output_stride)
+        with tf.compat.v1.variable_scope(UNIT_SCOPE % (i + 1), values=[net]):
+          stride = unit.get('stride', 1)
+          if output_stride is not None and current_stride == output_stride:
+            net = block.unit_fn(net, rate=rate, **dict(unit, stride=1))
+            rate *= stride
+          else:
+            net = block.unit_fn(net, rate=1, **unit)
+            current_stride *= stride
+      net = tf_slim.utils.collect_named_outputs(outputs_collections, sc.name, net)
+  if output_stride is not None and current_stride != output_stride:
+    raise ValueError('The target output_stride %d cannot be reached.' % output_stride)
+  return net
+
+
+def resnet_arg_scope(weight_decay=0.0001, batch_norm_decay=0.997, batch_norm_epsilon=1e-5,
+                     batch_norm_scale=True, activation_fn=tf.nn.relu, use_batch_norm=True,
+                     batch_norm_updates_collections=tf.compat.v1.GraphKeys.UPDATE_OPS):
+  """The slim arg scope of ResNets: He init, l2 on conv weights, BN then ReLU.
+
+  BN's `is_training` is not set here: the network builders set it from their own argument.
+
+  Args:
+    weight_decay: L2 weight decay of conv weights.
+    batch_norm_decay: Moving-average decay of batch norm (DeepLab passes 0.95).
+    batch_norm_epsilon: Batch-norm epsilon.
+    batch_norm_scale: Whether batch norm learns a scale (gamma).
+    activation_fn: Activation after each conv's batch norm.
+    use_batch_norm: Whether convs are followed by batch norm.
+    batch_norm_updates_collections: Collection of the moving-average update ops.
+
+  Returns:
+    An arg scope dict for `tf_slim.arg_scope`.
+  """
+  batch_norm_params = {
+      'decay': batch_norm_decay,
+      'epsilon': batch_norm_epsilon,
+      'scale': batch_norm_scale,
+      'updates_collections': batch_norm_updates_collections,
+  }
+  with tf_slim.arg_scope(
+      [tf_slim.conv2d],
+      weights_regularizer=tf_slim.l2_regularizer(weight_decay),
+      weights_initializer=tf_slim.variance_scaling_initializer(),
+      activation_fn=activation_fn,
+      normalizer_fn=tf_slim.batch_norm if use_batch_norm else None,
+      normalizer_params=batch_norm_params):
+    with tf_slim.arg_scope([tf_slim.batch_norm], **batch_norm_params):
+      # Max pooling is 'SAME', as in the original (pool1 after the root block).
+      with tf_slim.arg_scope([tf_slim.max_pool2d], padding='SAME') as arg_sc:
+        return arg_sc

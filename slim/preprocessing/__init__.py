@@ -1,0 +1,1 @@
+"""Per-family input preprocessing for the classifiers (see preprocessing_factory)."""

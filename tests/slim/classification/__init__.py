@@ -1,0 +1,1 @@
+"""Tests of the classification recipe (data, preprocessing, trainer, export, PTQ)."""
