@@ -12,7 +12,8 @@
 # a 513x513 input then pools over training-sized windows instead of over mostly padding.
 #
 # Usage: bash scripts/local_test.sh [RUN_DIR]
-# Overridable with env vars: MODEL_VARIANT (mobilenet_v2), FLOAT_STEPS (600), QAT_STEPS (150),
+# Overridable with env vars: MODEL_VARIANT (mobilenet_v2), FLOAT_STEPS (600), FLOAT_ANNEAL_STEPS
+#   (100), QAT_STEPS (150),
 #   CROP (129), BATCH (8), BN_DECAY (0.9), EXPORT_SIZE (513), SYNTHETIC_SIZE (generator default),
 #   RUN_DIR (runs/local_test_<time>).
 set -euo pipefail
@@ -59,9 +60,18 @@ if ! ls "$TFRECORD"/val-*.tfrecord >/dev/null 2>&1; then
   "$PY" -m datasets.synthetic --output_dir="$DATA" --convert --size="$SYNTHETIC_SIZE"
 fi
 
-log "2/8 float training ($FLOAT_STEPS steps, crop $CROP, batch $BATCH, Adam 1e-3, BN decay $BN_DECAY)"
+# Two phases with the original flags: Adam 1e-3, then a restart of the same run (it resumes from
+# its last checkpoint, Adam slots included) at 1e-4 for the last FLOAT_ANNEAL_STEPS steps. The
+# original's Adam ignores the learning-rate schedule; without the low-rate phase the from-scratch
+# model ends on a noisy step (measured: 0.57 mIoU at 600 steps, while the 1e-4 QAT fine-tune of the
+# same checkpoint reached 0.69).
+FLOAT_ANNEAL_STEPS="${FLOAT_ANNEAL_STEPS:-100}"
+log "2/8 float training ($FLOAT_STEPS steps, crop $CROP, batch $BATCH, Adam 1e-3 then 1e-4 for the last $FLOAT_ANNEAL_STEPS, BN decay $BN_DECAY)"
 "$PY" deeplab/train.py "${COMMON[@]}" "${TRAIN[@]}" --train_logdir="$FLOAT_DIR" \
-  --adam_learning_rate=1e-3 --training_number_of_steps="$FLOAT_STEPS" --weight_decay=4e-5
+  --adam_learning_rate=1e-3 --training_number_of_steps="$((FLOAT_STEPS - FLOAT_ANNEAL_STEPS))" \
+  --weight_decay=4e-5
+"$PY" deeplab/train.py "${COMMON[@]}" "${TRAIN[@]}" --train_logdir="$FLOAT_DIR" \
+  --adam_learning_rate=1e-4 --training_number_of_steps="$FLOAT_STEPS" --weight_decay=4e-5
 
 # As in the original, --tf_initial_checkpoint restores every variable but global_step, so the
 # fine-tune counts its own steps from 0.

@@ -7,10 +7,7 @@ the names of the exported input and output nodes.
   network_fn = classification_model.get_network_fn('mobilenet_v2', 10, is_training=True)
   logits, end_points = network_fn(images)
 """
-import inspect
-
 import slim  # noqa: F401  (graph-mode TF1 behaviour before any TF use)
-import tensorflow as tf
 
 from slim.nets import nets_factory
 from slim.preprocessing import preprocessing_factory
@@ -45,55 +42,14 @@ def get_network_fn(model_name, num_classes, weight_decay=0.0, is_training=False,
   if batch_norm_decay is None:
     return network_fn
   classifier_fn = network_fn.record.classifier_fn
-  params = inspect.signature(classifier_fn).parameters
-  key = next((k for k in ('bn_decay', 'batch_norm_decay') if k in params), None)
 
   def with_decay(images, reuse=None, depth_multiplier=None):
-    if key is not None:
-      return classifier_fn(images, num_classes, is_training=is_training,
-                           weight_decay=weight_decay, depth_multiplier=depth_multiplier,
-                           reuse=reuse, **{key: batch_norm_decay})
-    before = set(tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS))
-    outputs = network_fn(images, reuse=reuse, depth_multiplier=depth_multiplier)
-    _set_moving_average_decay(before, batch_norm_decay)
-    return outputs
+    return classifier_fn(images, num_classes, is_training=is_training, weight_decay=weight_decay,
+                         depth_multiplier=depth_multiplier, reuse=reuse, bn_decay=batch_norm_decay)
 
   with_decay.default_image_size = network_fn.default_image_size
   with_decay.record = network_fn.record
   return with_decay
-
-
-def _set_moving_average_decay(old_update_ops, decay):
-  """Rebuilds the network's new BN moving-average updates with `decay`.
-
-  Used while the registry's classifier_fn takes no BN decay (its training scope hard-codes the
-  family default, e.g. 0.997, far too slow for short from-scratch runs). tf_slim's update is
-  `AssignSub(var, Mul(Sub(var, batch_stat), 1 - decay))`; each one is replaced in UPDATE_OPS by
-  the same update with the new decay (the old ops stay in the graph, never run).
-
-  Raises:
-    ValueError: an update op does not have that structure.
-  """
-  collection = tf.compat.v1.get_collection_ref(tf.compat.v1.GraphKeys.UPDATE_OPS)
-  for i, op in enumerate(list(collection)):
-    if op in old_update_ops:
-      continue
-    mul = op.inputs[1].op if op.type == 'AssignSub' and len(op.inputs) == 2 else None
-    if mul is None or mul.type != 'Mul':
-      raise ValueError('cannot set the batch-norm decay: unexpected update op %s (%s)'
-                       % (op.name, op.type))
-    difference = mul.inputs[0]
-    with tf.compat.v1.name_scope(op.name + '_decay'):
-      collection[i] = tf.compat.v1.assign_sub(
-          _variable_of(op.inputs[0]), difference * (1.0 - decay)).op
-
-
-def _variable_of(ref):
-  """Returns the variable written by an AssignSub's ref input."""
-  for var in tf.compat.v1.global_variables():
-    if var.op is ref.op or var.name == ref.name:
-      return var
-  raise ValueError('cannot set the batch-norm decay: no variable for %s' % ref.name)
 
 
 def preprocessing_name(model_name):

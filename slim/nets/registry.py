@@ -115,13 +115,22 @@ def _mobilenet_classifier(net_fn, arg_scope_fn, default_depth_multiplier, **net_
     The `classifier_fn` callable (see `Backbone`).
   """
   def classifier_fn(images, num_classes, is_training=False, weight_decay=0.0,
-                    depth_multiplier=None, reuse=None):
+                    depth_multiplier=None, reuse=None, bn_decay=None):
     if depth_multiplier is None:
       depth_multiplier = default_depth_multiplier
-    with tf_slim.arg_scope(arg_scope_fn(is_training=is_training, weight_decay=weight_decay)):
+    decay = {} if bn_decay is None else {'bn_decay': bn_decay}
+    with tf_slim.arg_scope(arg_scope_fn(is_training=is_training, weight_decay=weight_decay,
+                                        **decay)):
       return net_fn(images, num_classes=num_classes, depth_multiplier=depth_multiplier,
                     is_training=is_training, reuse=reuse, **net_kwargs)
   return classifier_fn
+
+
+def _build_mobilenet(base_fn, conv_defs, images, multi_grid=None, regularize_depthwise=False,
+                     **kwargs):
+  """A MobileNet record's `build_fn`: the ResNet/Xception-only options are ignored (as DeepLab)."""
+  del multi_grid, regularize_depthwise
+  return base_fn(images, conv_defs=conv_defs, **kwargs)
 
 
 def _mobilenet_arg_scope(is_training, weight_decay, bn_decay=0.997):
@@ -170,7 +179,7 @@ def _mobilenet_record(name, module, conv_defs, decoder_endpoints, deeplab_final_
       preprocessing_name='mobilenet',
       quant_exclusions=(),
       arg_scope_fn=_mobilenet_arg_scope,
-      build_fn=functools.partial(module.mobilenet_base, conv_defs=conv_defs),
+      build_fn=functools.partial(_build_mobilenet, module.mobilenet_base, conv_defs),
       classifier_fn=_mobilenet_classifier(
           functools.partial(module.mobilenet, conv_defs=conv_defs), _mobilenet_arg_scope,
           depth_multiplier, **classifier_kwargs),
@@ -323,7 +332,7 @@ def extract_features(images, output_stride=8, multi_grid=None, depth_multiplier=
   Args:
     images: A [batch, height, width, channels] tensor of [0, 255] pixels.
     output_stride: Ratio of input to output spatial resolution.
-    multi_grid: Unused by MobileNet variants (ResNet only).
+    multi_grid: Unit rates of the last block (ResNet, Xception); ignored by MobileNet variants.
     depth_multiplier: Channel multiplier; None uses the record's (DeepLab passes its flag).
     divisible_by: Channel rounding; None -> 8 if depth_multiplier == 1.0 else 1.
     final_endpoint: Last end point to build; None -> the record's deeplab_final_endpoint.
@@ -333,8 +342,8 @@ def extract_features(images, output_stride=8, multi_grid=None, depth_multiplier=
     is_training: Training mode.
     fine_tune_batch_norm: Train BN too; the backbone's BN trains only if both flags are set.
     bn_decay: BN decay; None keeps the record's default.
-    regularize_depthwise: Unused by MobileNet variants (their depthwise weights are never
-      regularized).
+    regularize_depthwise: Xception only: one regularized separable conv op per separable conv;
+      ignored by the other families (MobileNet depthwise weights are never regularized).
     preprocess_images: Scale images to the backbone's input range first.
     preprocessed_images_dtype: Dtype of the preprocessed images.
     use_explicit_padding: Pad explicitly instead of 'SAME'.
@@ -346,7 +355,6 @@ def extract_features(images, output_stride=8, multi_grid=None, depth_multiplier=
   Raises:
     ValueError: if model_variant is not registered.
   """
-  del multi_grid, regularize_depthwise
   record = get(model_variant)
   if depth_multiplier is None:
     depth_multiplier = record.depth_multiplier
@@ -371,7 +379,8 @@ def extract_features(images, output_stride=8, multi_grid=None, depth_multiplier=
           net, scope=scope, depth_multiplier=depth_multiplier, divisible_by=divisible_by,
           min_depth=min_depth, final_endpoint=final_endpoint or record.deeplab_final_endpoint,
           output_stride=output_stride, use_explicit_padding=use_explicit_padding,
-          is_training=bn_training)
+          is_training=bn_training, multi_grid=multi_grid,
+          regularize_depthwise=regularize_depthwise)
   # Also key every end point with the scope prefix ('MobilenetV2/layer_4/depthwise_output'), the
   # convention of the other families, so callers can look up '<scope>/<name>' for any variant.
   end_points = dict(end_points)

@@ -510,11 +510,12 @@ def classifier(variant):
     reuse=None) -> (logits, end_points)`.
   """
   def classifier_fn(images, num_classes, is_training=False, weight_decay=0.0,
-                    depth_multiplier=None, reuse=None):
+                    depth_multiplier=None, reuse=None, bn_decay=None):
     if depth_multiplier not in (None, 1.0):
       raise ValueError('%s has no depth multiplier; got depth_multiplier=%r (expected 1.0).' %
                        (variant, depth_multiplier))
-    with tf_slim.arg_scope(xception_arg_scope(weight_decay=weight_decay)):
+    decay = {} if bn_decay is None else {'batch_norm_decay': bn_decay}
+    with tf_slim.arg_scope(xception_arg_scope(weight_decay=weight_decay, **decay)):
       with tf.compat.v1.variable_scope(variant, reuse=reuse) as sc:
         net = tf.identity(images, INPUT_NAME)
         logits, end_points = build_variant(variant, net, num_classes, is_training=is_training,
