@@ -38,7 +38,8 @@ flags.DEFINE_string('output_tensor_name', 'ArgMax:0', 'Output tensor name of TFl
 flags.DEFINE_string('test_image_path', None, 'Path to an image to test the consistency between '
                     'input graphdef / converted tflite model.')
 flags.DEFINE_enum('inference_type', 'uint8', ['uint8', 'int8'], 'New: uint8 (the original, '
-                  'per-tensor) or int8 (for a --quantize_per_channel export).')
+                  'per-tensor) or int8 (for a --quantize_per_channel export).',
+                  allow_override=True)
 flags.DEFINE_bool('allow_float_ops', False, 'New: accept a converted model that still has float '
                   'ops (mixed model) instead of refusing it.')
 

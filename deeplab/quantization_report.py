@@ -31,17 +31,22 @@ import tensorflow as tf  # noqa: E402
 
 from deeplab import evaluate_tflite  # noqa: E402
 
+# allow_override: tests and tools import several entry scripts into one process.
 flags.DEFINE_multi_string('graph_result', [], '"label=path" of an eval.py --eval_results_json '
-                          'file (a graph row: mIoU only).')
-flags.DEFINE_multi_string('tflite', [], '"label=path" of a .tflite model (evaluated here).')
+                          'file (a graph row: mIoU only).', allow_override=True)
+flags.DEFINE_multi_string('tflite', [], '"label=path" of a .tflite model (evaluated here).',
+                          allow_override=True)
 flags.DEFINE_string('dataset', 'pascal_voc_seg', 'Name of the segmentation dataset.',
                     allow_override=True)
 flags.DEFINE_string('dataset_dir', None, 'Where the dataset reside.', allow_override=True)
 flags.DEFINE_string('eval_split', 'val', 'Split to evaluate the TFLite models on.',
                     allow_override=True)
-flags.DEFINE_integer('latency_rounds', 10, 'Timed invocations per model (interleaved).')
-flags.DEFINE_integer('latency_threads', 1, 'TFLite interpreter threads for the latency figure.')
-flags.DEFINE_string('output_dir', None, 'Where report.md and report.json are written.')
+flags.DEFINE_integer('latency_rounds', 10, 'Timed invocations per model (interleaved).',
+                     allow_override=True)
+flags.DEFINE_integer('latency_threads', 1, 'TFLite interpreter threads for the latency figure.',
+                     allow_override=True)
+flags.DEFINE_string('output_dir', None, 'Where report.md and report.json are written.',
+                    allow_override=True)
 
 FLAGS = flags.FLAGS
 
