@@ -13,7 +13,6 @@ Usage:
 
 import os
 import sys
-import time
 
 if __name__ == '__main__' and __package__ in (None, ''):
   sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -26,6 +25,7 @@ import tensorflow as tf  # noqa: E402
 
 from deeplab import common  # noqa: E402
 from deeplab import eval as deeplab_eval  # noqa: E402
+from slim.tflite import latency  # noqa: E402
 
 flags.DEFINE_string('tflite_path', None, 'The .tflite model to evaluate.', allow_override=True)
 flags.DEFINE_string('dataset', 'pascal_voc_seg', 'Name of the segmentation dataset.',
@@ -87,18 +87,6 @@ class TFLiteSegmenter(object):
       out = np.argmax(out, axis=-1)
     return out
 
-  def latency_ms(self, runs=20, warmup=3):
-    """Median single-image latency in milliseconds."""
-    image = np.full(self.input_size + [3], 128, np.uint8)
-    for _ in range(warmup):
-      self.predict(image)
-    times = []
-    for _ in range(runs):
-      start = time.perf_counter()
-      self.predict(image)
-      times.append(time.perf_counter() - start)
-    return 1000.0 * float(np.median(times))
-
 
 def evaluate(segmenter, dataset):
   """Computes per-class IoU and mIoU of `segmenter` over `dataset` (not repeating).
@@ -138,9 +126,12 @@ def main(unused_argv):
       batch_size=1, crop_size=segmenter.input_size, model_variant=FLAGS.model_variant,
       is_training=False, should_shuffle=False, should_repeat=False)
   _, miou, count = evaluate(segmenter, dataset)
-  latency = segmenter.latency_ms(FLAGS.latency_runs)
+  with open(FLAGS.tflite_path, 'rb') as f:
+    timing = latency.interleaved_latency({FLAGS.tflite_path: f.read()}, FLAGS.num_threads,
+                                         runs=FLAGS.latency_runs)
+  latency_ms = timing[FLAGS.tflite_path]['median_ms']
   print('tflite %s: miou %.4f over %d images; latency %.1f ms (%d thread(s)); size %d bytes'
-        % (FLAGS.tflite_path, miou, count, latency, FLAGS.num_threads,
+        % (FLAGS.tflite_path, miou, count, latency_ms, FLAGS.num_threads,
            os.path.getsize(FLAGS.tflite_path)))
 
 

@@ -45,6 +45,9 @@ flags.DEFINE_integer('latency_rounds', 10, 'Timed invocations per model (interle
                      allow_override=True)
 flags.DEFINE_integer('latency_threads', 1, 'TFLite interpreter threads for the latency figure.',
                      allow_override=True)
+flags.DEFINE_integer('eval_threads', os.cpu_count() or 1, 'TFLite interpreter threads for the '
+                     'mIoU pass (the class ids do not depend on it; the latency figure uses '
+                     '--latency_threads).', allow_override=True)
 flags.DEFINE_string('output_dir', None, 'Where report.md and report.json are written.',
                     allow_override=True)
 
@@ -68,7 +71,8 @@ def parse_labelled(values, flag_name):
   return pairs
 
 
-def build_rows(graph_results, tflite_models, dataset_fn, latency_rounds=10, latency_threads=1):
+def build_rows(graph_results, tflite_models, dataset_fn, latency_rounds=10, latency_threads=1,
+               eval_threads=1):
   """Evaluates the models and returns the report rows (dicts).
 
   Args:
@@ -77,6 +81,7 @@ def build_rows(graph_results, tflite_models, dataset_fn, latency_rounds=10, late
     dataset_fn: f(crop_size) -> a non-repeating datasets.data_generator.Dataset (batch 1).
     latency_rounds: timed rounds (each invokes every TFLite model once).
     latency_threads: interpreter threads for latency.
+    eval_threads: interpreter threads for the mIoU pass.
 
   Returns:
     A list of dicts with keys label, miou, bytes, latency_min_ms, latency_median_ms,
@@ -91,7 +96,7 @@ def build_rows(graph_results, tflite_models, dataset_fn, latency_rounds=10, late
                      eval_crop_size=result.get('eval_crop_size')))
   models = {}
   for label, path in tflite_models:
-    segmenter = evaluate_tflite.TFLiteSegmenter(path)
+    segmenter = evaluate_tflite.TFLiteSegmenter(path, num_threads=eval_threads)
     _, miou, _ = evaluate_tflite.evaluate(segmenter, dataset_fn(segmenter.input_size))
     with open(path, 'rb') as f:
       model = f.read()
@@ -156,7 +161,7 @@ def main(unused_argv):
         is_training=False, should_shuffle=False, should_repeat=False)
 
   rows = build_rows(graph_results, tflite_models, dataset_fn, FLAGS.latency_rounds,
-                    FLAGS.latency_threads)
+                    FLAGS.latency_threads, FLAGS.eval_threads)
   print(write_report(rows, FLAGS.output_dir, FLAGS.latency_threads))
 
 
