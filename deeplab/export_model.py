@@ -18,6 +18,7 @@ from absl import flags  # noqa: E402
 from absl import logging  # noqa: E402
 import slim  # noqa: E402,F401  pylint: disable=unused-import
 from slim import fileio  # noqa: E402
+from slim.tflite import convert  # noqa: E402
 import slim.quantize as contrib_quantize  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
@@ -151,33 +152,6 @@ def build_export_graph(model_options, inference_scales=(1.0,), add_flipped_image
   return semantic_predictions, semantic_probabilities
 
 
-def _fake_quant_consumer(variable):
-  """Returns the FakeQuant op reading `variable` as its min or max input, or None."""
-  names = {variable.op.name, variable.op.name + '/read'}
-  for op in variable.graph.get_operations():
-    if op.type.startswith('FakeQuantWithMinMaxVars') and (
-        op.inputs[1].op.name in names or op.inputs[2].op.name in names):
-      return op
-  return None
-
-
-def _derive_weight_ranges(sess, variables):
-  """Sets per-channel weight min/max from the (folded) weights they quantize.
-
-  A per-tensor QAT checkpoint has scalar `<layer>/weights_quant/{min,max}`; the per-channel export
-  needs one value per output channel. They are recomputed as the per-channel quantizer computes
-  them in training: symmetric, [-a, a] with a = max |w| over all axes but the last, so that every
-  channel's zero point is 0 (the TFLite int8 spec, which XNNPACK enforces).
-  """
-  for variable in variables:
-    fake_quant = _fake_quant_consumer(variable)
-    weights = fake_quant.inputs[0]
-    axes = list(range(weights.shape.rank - 1))
-    bound = tf.reduce_max(tf.abs(weights), axis=axes)
-    value = -bound if variable.op.name.endswith('/min') else bound
-    sess.run(variable.assign(tf.reshape(value, variable.shape)))
-
-
 def freeze(checkpoint_path, output_node_names, graph=None):
   """Restores `checkpoint_path` into `graph` and returns the frozen GraphDef.
 
@@ -196,32 +170,13 @@ def freeze(checkpoint_path, output_node_names, graph=None):
     ValueError: if the checkpoint lacks variables of the graph that cannot be derived.
   """
   graph = graph or tf.compat.v1.get_default_graph()
-  shapes = tf.compat.v1.train.NewCheckpointReader(checkpoint_path).get_variable_to_shape_map()
-  with graph.as_default():
-    restore, derive, missing = [], [], []
-    for variable in tf.compat.v1.global_variables():
-      name = variable.op.name
-      if shapes.get(name) == variable.shape.as_list():
-        restore.append(variable)
-      elif (name.endswith(('weights_quant/min', 'weights_quant/max')) and
-            _fake_quant_consumer(variable) is not None):
-        derive.append(variable)
-      else:
-        missing.append(name)
-    if missing:
-      raise ValueError('Checkpoint %s does not match the export graph: missing or reshaped '
-                       'variables %s' % (checkpoint_path, sorted(missing)))
-    saver = tf.compat.v1.train.Saver(restore)
-    with tf.compat.v1.Session(graph=graph) as sess:
-      if derive:
-        sess.run(tf.compat.v1.variables_initializer(derive))
-      saver.restore(sess, checkpoint_path)
-      _derive_weight_ranges(sess, derive)
-      graph_def = graph.as_graph_def(add_shapes=True)
-      for node in graph_def.node:
-        node.device = ''
-      return tf.compat.v1.graph_util.convert_variables_to_constants(sess, graph_def,
-                                                                   output_node_names)
+  with tf.compat.v1.Session(graph=graph) as sess:
+    convert.restore_for_export(sess, checkpoint_path)
+    graph_def = graph.as_graph_def(add_shapes=True)
+    for node in graph_def.node:
+      node.device = ''
+    return tf.compat.v1.graph_util.convert_variables_to_constants(sess, graph_def,
+                                                                 output_node_names)
 
 
 def main(unused_argv):

@@ -92,6 +92,9 @@ flags.DEFINE_float('momentum', 0.9, 'The momentum value to use',
     allow_override=True)
 flags.DEFINE_float('adam_learning_rate', 0.001, 'Learning rate for the adam optimizer.',
     allow_override=True)
+flags.DEFINE_boolean('adam_use_learning_policy', False, 'New: Adam follows --learning_policy '
+    '(--base_learning_rate and the schedule flags) instead of the constant '
+    '--adam_learning_rate that the original always used.', allow_override=True)
 flags.DEFINE_float('adam_epsilon', 1e-08, 'Adam optimizer epsilon.',
     allow_override=True)
 flags.DEFINE_integer('train_batch_size', 8, 'The number of images in each batch during training.',
@@ -259,6 +262,18 @@ def maybe_quantize_training_graph(quantize_delay_step, num_clones):
   return True
 
 
+def optimizer_learning_rate(optimizer, scheduled_rate, adam_learning_rate,
+                            adam_use_learning_policy=False):
+  """Returns the learning-rate tensor the optimizer uses.
+
+  As in the original, Adam runs at the constant `adam_learning_rate` and ignores the schedule,
+  unless `adam_use_learning_policy` (new) makes it follow `scheduled_rate` like momentum does.
+  """
+  if optimizer == 'adam' and not adam_use_learning_policy:
+    return tf.constant(adam_learning_rate, name='adam_learning_rate')
+  return scheduled_rate
+
+
 def _optimizer(learning_rate):
   if FLAGS.optimizer == 'momentum':
     return tf.compat.v1.train.MomentumOptimizer(learning_rate, FLAGS.momentum)
@@ -397,10 +412,10 @@ def main(unused_argv):
         FLAGS.learning_rate_decay_factor, FLAGS.training_number_of_steps, FLAGS.learning_power,
         FLAGS.slow_start_step, FLAGS.slow_start_learning_rate, decay_steps=FLAGS.decay_steps,
         end_learning_rate=FLAGS.end_learning_rate)
-    if FLAGS.optimizer == 'adam':
-      # As in the original, Adam runs at the constant --adam_learning_rate and ignores the
-      # schedule flags: log and summarize the rate actually used.
-      learning_rate = tf.constant(FLAGS.adam_learning_rate, name='adam_learning_rate')
+    # Logged and summarized: the rate actually used.
+    learning_rate = optimizer_learning_rate(FLAGS.optimizer, learning_rate,
+                                            FLAGS.adam_learning_rate,
+                                            FLAGS.adam_use_learning_policy)
     tf.compat.v1.summary.scalar('learning_rate', learning_rate)
     tf.compat.v1.summary.scalar('total_loss', total_loss)
 

@@ -19,13 +19,13 @@ WANT="$(cat "$ROOT/setup.py" "$ROOT/scripts/setup_env.sh" | sha256sum | cut -d' 
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
   echo "[setup_env] installing project with extras [$EXTRAS]"
   # The machine's pip config lists optional local indexes; their "is ignored" warnings are noise.
-  # --no-compile: byte-compiling all of TensorFlow's modules took about a quarter of the setup
-  # time; the few hundred modules actually imported compile on first use instead (~1 s).
-  # The venv's bundled pip is used as is (upgrading it cost a download and an install).
-  "$VENV/bin/python" -m pip install --quiet --no-compile -e "$ROOT[$EXTRAS]" \
+  # The venv's bundled pip is used as is (upgrading it cost a download and an install). Keep
+  # pip's byte-compilation: with PYTHONDONTWRITEBYTECODE=1 (set on some machines, e.g. this
+  # project's CI) nothing is cached on import, and every process recompiled TensorFlow (~11 s).
+  "$VENV/bin/python" -m pip install --quiet -e "$ROOT[$EXTRAS]" \
     2> >(grep -v "is ignored: it is neither" >&2)
   # tf-keras depends on the full `tensorflow` wheel; --no-deps keeps tensorflow-cpu the only TF.
-  "$VENV/bin/python" -m pip install --quiet --no-compile --no-deps "tf-keras==2.21.*" \
+  "$VENV/bin/python" -m pip install --quiet --no-deps "tf-keras==2.21.*" \
     2> >(grep -v "is ignored: it is neither" >&2)
   echo "$WANT" > "$STAMP.tmp" && mv "$STAMP.tmp" "$STAMP"
 else

@@ -8,7 +8,9 @@ the names of the exported input and output nodes.
   logits, end_points = network_fn(images)
 """
 import slim  # noqa: F401  (graph-mode TF1 behaviour before any TF use)
+import tensorflow as tf
 
+from slim import pruning
 from slim.nets import nets_factory
 from slim.preprocessing import preprocessing_factory
 
@@ -50,6 +52,28 @@ def get_network_fn(model_name, num_classes, weight_decay=0.0, is_training=False,
   with_decay.default_image_size = network_fn.default_image_size
   with_decay.record = network_fn.record
   return with_decay
+
+
+def build_network(network_fn, images, masked=False):
+  """Calls `network_fn(images)`, with every `weights` kernel masked when `masked`.
+
+  A masked network is the same graph with `<layer>/mask`, `<layer>/threshold` and the Mul
+  `<layer>/weights/masked_weight` between each kernel and its layer
+  (`slim.pruning.masked_variable_getter`): the graph of a pruning run, or of any later run that
+  restores a pruned checkpoint.
+
+  Args:
+    network_fn: from `get_network_fn`.
+    images: input batch.
+    masked: build under the pruning masks.
+
+  Returns:
+    (logits, end_points).
+  """
+  if not masked:
+    return network_fn(images)
+  with tf.compat.v1.variable_scope('', custom_getter=pruning.masked_variable_getter()):
+    return network_fn(images)
 
 
 def preprocessing_name(model_name):

@@ -12,6 +12,9 @@ TFLite model (float, PTQ or QAT; inputs are quantized with the model's own scale
   python slim/eval_image_classifier.py --tflite_file=model.tflite --dataset_dir=DIR \
       --dataset_split_name=validation --model_name=mobilenet_v2
 
+A pruned checkpoint (one holding `.../mask` variables, from `--pruning_hparams` training) is
+detected and evaluated through its masks.
+
 Both write a summary to --eval_dir (checkpoint mode) and, with --results_file, a JSON
 {"top1": ..., "top5": ..., "num_images": ...} (written atomically).
 """
@@ -36,6 +39,7 @@ import tensorflow as tf  # noqa: E402
 from slim import classification_data  # noqa: E402
 from slim import classification_model  # noqa: E402
 from slim import fileio  # noqa: E402
+from slim import pruning  # noqa: E402
 from slim.preprocessing import preprocessing_factory  # noqa: E402
 from slim.tflite import ptq  # noqa: E402
 
@@ -118,7 +122,9 @@ def evaluate(opts):
         labels_offset=opts.labels_offset).get_next()
     network_fn = classification_model.get_network_fn(opts.model_name, num_classes,
                                                      is_training=False)
-    logits, _ = network_fn(images)
+    # A pruned checkpoint's kernels are only meaningful through their masks.
+    logits, _ = classification_model.build_network(
+        network_fn, images, masked=pruning.is_pruned_checkpoint(checkpoint))
     if opts.quantize:
       contrib_quantize.create_eval_graph()
     global_step = tf.compat.v1.train.get_or_create_global_step()

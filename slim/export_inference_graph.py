@@ -15,6 +15,12 @@ images (the model's input range, e.g. [-1, 1] for MobileNets); the output is the
 end point 'Predictions' (e.g. `MobilenetV2/Predictions/Reshape_1`). Beside --output_file a
 `<output_file>.io.json` records input/output names, input shape and the uint8 mean/std, for the
 converters (`slim/tflite/ptq.py` reads it). Every file is written atomically.
+
+A pruned checkpoint (with `.../mask` variables, see train_image_classifier.py --pruning_hparams)
+is detected: the graph is built with the masks, frozen, and the masks are folded into the
+weights (`slim.pruning.strip_pruning_vars_fn`), so the frozen graph has no mask / masked_weight
+op, only weight constants with the pruned zeros (kept by the uint8 / int8 conversion: 0.0 is
+exactly representable in the QAT ranges). The io JSON then records `"pruned": true`.
 """
 import dataclasses
 import json
@@ -36,6 +42,7 @@ import tensorflow as tf  # noqa: E402
 from slim import classification_data  # noqa: E402
 from slim import classification_model  # noqa: E402
 from slim import fileio  # noqa: E402
+from slim import pruning  # noqa: E402
 from slim.tflite import convert  # noqa: E402
 
 IO_SPEC_SUFFIX = '.io.json'
@@ -93,7 +100,7 @@ def _num_classes(opts):
 
 
 def build_inference_graph(model_name, num_classes, image_size, batch_size=None,
-                          is_training=False, quantize=False, per_channel=False):
+                          is_training=False, quantize=False, per_channel=False, masked=False):
   """Builds the classifier on a float placeholder `input` in the default graph.
 
   Args:
@@ -103,7 +110,9 @@ def build_inference_graph(model_name, num_classes, image_size, batch_size=None,
     batch_size: static batch size, or None.
     is_training: build the training-mode network (BN in batch mode).
     quantize: apply the eval QAT rewrite (FakeQuant ops with the trained ranges).
-    per_channel: with quantize, per-channel weight ranges (needs a per-channel QAT checkpoint).
+    per_channel: with quantize, per-channel weight ranges (int8 per-channel TFLite; derived from
+      the weights at export when the checkpoint is per-tensor).
+    masked: build with the pruning masks (to restore a pruned checkpoint).
 
   Returns:
     (input placeholder, predictions tensor).
@@ -112,7 +121,7 @@ def build_inference_graph(model_name, num_classes, image_size, batch_size=None,
       tf.float32, [batch_size, image_size, image_size, 3], name=classification_model.INPUT_NODE)
   network_fn = classification_model.get_network_fn(model_name, num_classes,
                                                    is_training=is_training)
-  _, end_points = network_fn(placeholder)
+  _, end_points = classification_model.build_network(network_fn, placeholder, masked=masked)
   if quantize:
     if per_channel:
       contrib_quantize.experimental_create_eval_graph(per_channel=True)
@@ -137,7 +146,7 @@ def export(opts):
 
   Returns:
     The io spec dict: input_arrays, output_arrays, input_shape, mean_values, std_dev_values,
-    model_name, quantize, frozen.
+    model_name, quantize, frozen, pruned.
 
   Raises:
     ValueError: bad options (named in the message).
@@ -156,11 +165,13 @@ def export(opts):
   image_size = opts.image_size or classification_model.default_image_size(opts.model_name)
   num_classes = _num_classes(opts)
   mean, std = classification_model.input_stats(opts.model_name)
+  checkpoint = _checkpoint_file(opts.checkpoint_path) if opts.checkpoint_path else None
+  pruned = bool(checkpoint) and pruning.is_pruned_checkpoint(checkpoint)
   graph = tf.Graph()
   with graph.as_default():
     placeholder, predictions = build_inference_graph(
         opts.model_name, num_classes, image_size, opts.batch_size, opts.is_training,
-        opts.quantize, opts.per_channel)
+        opts.quantize, opts.per_channel, masked=pruned)
     spec = {
         'model_name': opts.model_name,
         'input_arrays': [placeholder.op.name],
@@ -170,13 +181,18 @@ def export(opts):
         'mean_values': mean,
         'std_dev_values': std,
         'quantize': opts.quantize,
-        'frozen': bool(opts.checkpoint_path),
+        'frozen': bool(checkpoint),
+        'pruned': pruned,
     }
-    if opts.checkpoint_path:
-      checkpoint = _checkpoint_file(opts.checkpoint_path)
+    if checkpoint:
       with tf.compat.v1.Session(graph=graph) as sess:
-        tf.compat.v1.train.Saver().restore(sess, checkpoint)
+        try:
+          convert.restore_for_export(sess, checkpoint)
+        except ValueError as e:
+          raise ValueError('--checkpoint_path=%s: %s' % (opts.checkpoint_path, e)) from None
         graph_def = convert.freeze_session(sess, spec['output_arrays'])
+      if pruned:
+        graph_def = pruning.strip_pruning_vars_fn(graph_def, spec['output_arrays'])
       spec['checkpoint'] = checkpoint
     else:
       graph_def = graph.as_graph_def()
@@ -215,7 +231,9 @@ def define_flags():
   flags.DEFINE_string('dataset_dir', None, 'Dataset folder (for the class count).')
   flags.DEFINE_integer('labels_offset', 0, 'Offset subtracted from the class count.')
   flags.DEFINE_bool('quantize', False, 'Apply the eval QAT rewrite (create_eval_graph).')
-  flags.DEFINE_bool('per_channel', False, 'With --quantize: per-channel weight ranges.')
+  flags.DEFINE_bool('per_channel', False, 'With --quantize: per-channel weight ranges (derived '
+                    'from the weights when the QAT checkpoint is per-tensor); convert with '
+                    '--tflite_type=int8.')
   flags.DEFINE_bool('write_text_graphdef', False, 'Write a text GraphDef.')
   flags.DEFINE_string('output_file', None, 'Where to write the graph.')
   flags.DEFINE_string('checkpoint_path', None, 'Freeze with this checkpoint (file or folder).')

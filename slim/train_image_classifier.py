@@ -12,10 +12,25 @@ so fake quantization starts at that global step. A typical float -> QAT recipe:
       --train_image_size=64 --checkpoint_path=/tmp/float --quantize_delay=0 \
       --max_number_of_steps=200 --learning_rate=0.001
 
+Magnitude pruning (tf.contrib.model_pruning's flag): `--pruning_hparams` (an hparams string
+parsed by `slim.pruning.get_pruning_hparams().parse`, e.g.
+`target_sparsity=0.5,sparsity_function_end_step=300,pruning_frequency=10`) builds the network
+with every `weights` kernel masked and runs `Pruning.conditional_mask_update_op()` after each
+train step. Prune-then-QAT: fine-tune the pruned checkpoint with `--quantize_delay=0
+--freeze_pruning_masks`: same masked graph, masks and thresholds restored from the checkpoint
+and never updated, so pruned weights stay zero through fake quantization:
+
+  python slim/train_image_classifier.py --train_dir=/tmp/pruned --checkpoint_path=/tmp/float \
+      --pruning_hparams=target_sparsity=0.5,sparsity_function_end_step=150 \
+      --max_number_of_steps=200 ... (same data/model flags)
+  python slim/train_image_classifier.py --train_dir=/tmp/pruned_qat --checkpoint_path=/tmp/pruned \
+      --freeze_pruning_masks --quantize_delay=0 --max_number_of_steps=100 ...
+
 Checkpoints (`model.ckpt-<step>`) and summaries go to --train_dir; restarting the same command
 resumes from the latest checkpoint there (the global step continues). --checkpoint_path is only
 used when --train_dir has no checkpoint yet; quantization range variables (`.../min`, `.../max`)
-missing from a float checkpoint keep their initial values.
+and pruning variables (masks, thresholds) missing from a float checkpoint keep their initial
+values (all-ones masks).
 
 The library entry point is `train(TrainOptions(...))`; only `main()` reads flags.
 """
@@ -40,6 +55,7 @@ import tf_slim  # noqa: E402
 
 from slim import classification_model  # noqa: E402
 from slim import classification_data  # noqa: E402
+from slim import pruning  # noqa: E402
 from slim.preprocessing import preprocessing_factory  # noqa: E402
 
 CHECKPOINT_BASENAME = 'model.ckpt'
@@ -85,6 +101,8 @@ class TrainOptions:
   num_epochs_per_decay: float = 2.0
   moving_average_decay: Optional[float] = None
   quantize_delay: int = -1
+  pruning_hparams: str = ''
+  freeze_pruning_masks: bool = False
   checkpoint_path: Optional[str] = None
   checkpoint_exclude_scopes: Sequence[str] = ()
   trainable_scopes: Sequence[str] = ()
@@ -167,9 +185,10 @@ def get_init_fn(checkpoint_path, exclude_scopes=(), ignore_missing_vars=False):
   """Returns `fn(sess)` restoring the model variables from `checkpoint_path`, or None.
 
   Variables under `exclude_scopes` are skipped (e.g. the logits layer when the class count
-  differs). Quantization ranges (`.../min`, `.../max`) absent from the checkpoint are skipped
-  silently (a float checkpoint has none); any other missing variable is an error unless
-  `ignore_missing_vars`.
+  differs). Quantization ranges (`.../min`, `.../max`) and pruning variables (masks,
+  thresholds, `last_mask_update_step`) absent from the checkpoint are skipped silently (a dense
+  float checkpoint has none); when present (a pruned checkpoint) they are restored. Any other
+  missing variable is an error unless `ignore_missing_vars`.
 
   Raises:
     ValueError: no checkpoint at the path, or variables missing (named in the message).
@@ -178,14 +197,17 @@ def get_init_fn(checkpoint_path, exclude_scopes=(), ignore_missing_vars=False):
     return None
   checkpoint = _checkpoint_file(checkpoint_path)
   shapes = tf.compat.v1.train.NewCheckpointReader(checkpoint).get_variable_to_shape_map()
+  pruning_names = {v.op.name for v in pruning.get_pruning_variables()}
+  candidates = {v.op.name: v for v in tf_slim.get_model_variables()}
+  # Masks and thresholds are not model variables; a pruned checkpoint's must be restored too.
+  candidates.update((v.op.name, v) for v in pruning.get_pruning_variables())
   to_restore, missing = {}, []
-  for var in tf_slim.get_model_variables():
-    name = var.op.name
+  for name, var in sorted(candidates.items()):
     if _in_scopes(name, exclude_scopes):
       continue
     if name in shapes and list(shapes[name]) == var.shape.as_list():
       to_restore[name] = var
-    elif not name.endswith(_QUANT_RANGE_SUFFIXES):
+    elif not (name.endswith(_QUANT_RANGE_SUFFIXES) or name in pruning_names):
       missing.append(name)
   if missing and not ignore_missing_vars:
     raise ValueError('--checkpoint_path=%s lacks %d model variable(s) (or their shapes differ): '
@@ -207,12 +229,33 @@ def count_examples(descriptor):
   return sum(1 for f in descriptor.files for _ in tf.compat.v1.io.tf_record_iterator(f))
 
 
+def pruning_spec(pruning_hparams):
+  """Parses --pruning_hparams over the contrib defaults.
+
+  Raises:
+    ValueError: malformed string or unknown hparam (the message names the flag).
+  """
+  try:
+    return pruning.get_pruning_hparams().parse(pruning_hparams or '')
+  except (ValueError, KeyError, TypeError) as e:
+    raise ValueError('--pruning_hparams=%r: %s' % (pruning_hparams, e)) from None
+
+
+def _mask_update_op(opts, global_step):
+  """Adds the pruning summaries; returns the conditional mask update op (None when frozen)."""
+  p = pruning.Pruning(pruning_spec(opts.pruning_hparams), global_step=global_step)
+  p.add_pruning_summaries()
+  return None if opts.freeze_pruning_masks else p.conditional_mask_update_op()
+
+
 def build_train_graph(opts):
-  """Builds the input pipeline, network, loss, (QAT rewrite) and train op in the default graph.
+  """Builds the input pipeline, network, loss, (QAT rewrite), train op and (mask update).
 
   Returns:
     A dict with 'train_op' (returns the total loss), 'global_step', 'learning_rate',
-    'total_loss', 'accuracy' (streaming-free batch accuracy), 'num_classes'.
+    'total_loss', 'accuracy' (streaming-free batch accuracy), 'num_classes', 'mask_update_op'
+    (the conditional mask update to run after each train_op; None without pruning or with
+    frozen masks).
   """
   descriptor = classification_data.get_dataset(opts.dataset_name, opts.dataset_split_name,
                                                opts.dataset_dir)
@@ -230,7 +273,8 @@ def build_train_graph(opts):
         descriptor, opts.batch_size, preprocess_fn, image_size, is_training=True,
         seed=opts.seed, labels_offset=opts.labels_offset).get_next()
 
-  logits, end_points = network_fn(images)
+  masked = bool(opts.pruning_hparams) or opts.freeze_pruning_masks
+  logits, end_points = classification_model.build_network(network_fn, images, masked=masked)
   onehot = tf.one_hot(labels, num_classes)
   if 'AuxLogits' in end_points:
     tf.compat.v1.losses.softmax_cross_entropy(
@@ -256,12 +300,17 @@ def build_train_graph(opts):
   grad_updates = optimizer.apply_gradients(grads_and_vars, global_step=global_step)
   with tf.control_dependencies([grad_updates] + update_ops):
     train_op = tf.identity(total_loss, name='train_op')
+  # Run by `train` after each train_op, in its own session call (as contrib's examples): then
+  # it sees the incremented global step and the updated weights. Chained in the same call by
+  # control dependencies, it read a stale global step (ref-variable reads are not ordered).
+  mask_update_op = _mask_update_op(opts, global_step) if masked else None
 
   for name, value in (('total_loss', total_loss), ('learning_rate', learning_rate),
                       ('batch_accuracy', accuracy)):
     tf.compat.v1.summary.scalar(name, value)
   return {'train_op': train_op, 'global_step': global_step, 'learning_rate': learning_rate,
-          'total_loss': total_loss, 'accuracy': accuracy, 'num_classes': num_classes}
+          'total_loss': total_loss, 'accuracy': accuracy, 'num_classes': num_classes,
+          'mask_update_op': mask_update_op}
 
 
 def train(opts):
@@ -306,6 +355,8 @@ def train(opts):
       try:
         while step < opts.max_number_of_steps:
           loss, accuracy = sess.run([t['train_op'], t['accuracy']])
+          if t['mask_update_op'] is not None:
+            sess.run(t['mask_update_op'])
           step = sess.run(t['global_step'])
           if not np.isfinite(loss):
             raise FloatingPointError('Loss is %s at global step %d; stopping. The last '
@@ -360,6 +411,10 @@ def define_flags():
                      'disables it.')
   flags.DEFINE_integer('quantize_delay', -1, 'Global step at which fake quantization starts; '
                        '< 0 trains in float (no QAT rewrite).')
+  flags.DEFINE_string('pruning_hparams', '', 'Comma-separated pruning hparams (name=value, see '
+                      'slim.pruning.get_pruning_hparams); empty trains without pruning.')
+  flags.DEFINE_bool('freeze_pruning_masks', False, 'Build the masked graph but never update the '
+                    'masks (they come from --checkpoint_path): prune-then-QAT fine-tuning.')
   flags.DEFINE_string('checkpoint_path', None, 'Checkpoint (file prefix or folder) to fine-tune '
                       'from when --train_dir has none.')
   flags.DEFINE_list('checkpoint_exclude_scopes', [], 'Scopes not restored from --checkpoint_path.')

@@ -190,6 +190,27 @@ def get_pruning_variables(graph=None):
   return list(get_masks(graph)) + list(get_thresholds(graph)) + step_vars
 
 
+def is_pruned_checkpoint(checkpoint_path):
+  """True when the checkpoint holds pruning masks (a `<...>/mask` next to a `<...>/threshold`).
+
+  Lets eval/export scripts rebuild the masked graph of a pruned checkpoint by themselves: the
+  raw kernels of a pruned checkpoint are not zero where the mask is (weight decay and momentum
+  move them), so evaluating them without the masks would be silently wrong.
+
+  Args:
+    checkpoint_path: checkpoint file prefix (e.g. `.../model.ckpt-100`).
+
+  Returns:
+    bool.
+  """
+  variables = _v1.train.NewCheckpointReader(checkpoint_path).get_variable_to_shape_map()
+  for name in variables:
+    parent, _, base = name.rpartition('/')
+    if base == names.MASK_VARIABLE and (parent + '/' + names.THRESHOLD_VARIABLE) in variables:
+      return True
+  return False
+
+
 def _parse_layer_map(entries, what, parse_value):
   """Parses ['substring:value', ...] (empty entries ignored) into a dict."""
   result = {}
@@ -346,9 +367,9 @@ class Pruning(object):
     new_mask = tf.cast(tf.greater(abs_weights, smoothed_threshold), weights.dtype.base_dtype)
     return smoothed_threshold, new_mask
 
-  def _maybe_update_block_mask(self, weights, threshold):
+  def _maybe_update_block_mask(self, weights, threshold, weight_name=None):
     """Element or block mask for one weight; blocks only for weights that squeeze to rank 2."""
-    weight_name = weights.op.name
+    weight_name = weight_name or weights.op.name
     sparsity = self._get_sparsity(weight_name)
     block_dims = self._get_block_dims(weight_name)
     with tf.name_scope(weight_name + names.PRUNING_OPS_SUFFIX):
@@ -370,9 +391,15 @@ class Pruning(object):
                        (len(masks), len(thresholds), len(weights)))
     assign_ops = []
     for mask, threshold, weight in zip(masks, thresholds, weights):
+      weight_name = weight.op.name
       if isinstance(weight, tf_variables.PartitionedVariable):
         weight = weight.as_tensor()
-      new_threshold, new_mask = self._maybe_update_block_mask(weight, threshold)
+      elif isinstance(weight, tf.Variable):
+        # A fresh read here, not the variable's `read` snapshot made at creation: inside
+        # conditional_mask_update_op it runs after the predicate, so a mask update chained after
+        # the optimizer step (through its global step) sees the updated weights.
+        weight = weight.read_value()
+      new_threshold, new_mask = self._maybe_update_block_mask(weight, threshold, weight_name)
       assign_ops.append(_v1.assign(threshold, new_threshold))
       assign_ops.append(_v1.assign(mask, new_mask))
     return assign_ops

@@ -1,4 +1,4 @@
-"""Per-layer sparsity reports: from a live session (masked weights) or from a frozen GraphDef.
+"""Per-layer sparsity reports: from a live session (masked weights), a frozen GraphDef or a .tflite.
 
 Each record gives the weight's name, shape, number of zeros, size and sparsity (zeros / size),
 measured on the values the model really computes with (mask * weight), not on the mask alone.
@@ -16,6 +16,9 @@ _v1 = tf.compat.v1
 _WEIGHT_INPUT_INDEX = {
     'Conv2D': 1, 'DepthwiseConv2dNative': 1, 'MatMul': 1, 'Conv2DBackpropInput': 1,
 }
+# TFLite builtin ops and the input index of their weight (the ops whose kernels
+# `masked_variable_getter` prunes by default: convolutions and fully-connected layers).
+TFLITE_PRUNED_WEIGHT_OPS = {'CONV_2D': 1, 'FULLY_CONNECTED': 1}
 # Ops a frozen weight passes through before reaching the layer.
 _PASS_THROUGH_OPS = frozenset(['Identity', 'FakeQuantWithMinMaxVars',
                                'FakeQuantWithMinMaxVarsPerChannel'])
@@ -107,3 +110,60 @@ def format_sparsity_report(records):
   lines.append('%-*s  %-18s  %10d  %10d  %8.4f' % (width, 'total', '', zeros, size,
                                                     zeros / float(max(size, 1))))
   return '\n'.join(lines)
+
+
+def tflite_weight_sparsity(model, weight_ops=None):
+  """Per-tensor sparsity of the weights of a .tflite model, as the interpreter stores them.
+
+  A weight entry counts as zero when it encodes real 0.0: equal to its zero point in a
+  quantized tensor (per-channel zero points broadcast over the output-channel axis), equal to
+  0 in a float one.
+
+  Args:
+    model: .tflite path or bytes.
+    weight_ops: {builtin op name: weight input index}; default TFLITE_PRUNED_WEIGHT_OPS
+      (CONV_2D and FULLY_CONNECTED; depthwise kernels are not pruned by default).
+
+  Returns:
+    A list of SparsityRecord, one per distinct constant weight tensor.
+  """
+  weight_ops = TFLITE_PRUNED_WEIGHT_OPS if weight_ops is None else weight_ops
+  # Only stored tensors are read: no delegate (XNNPACK refuses some valid int8 layouts).
+  kwargs = dict(experimental_op_resolver_type=(
+      tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES))
+  if isinstance(model, (bytes, bytearray)):
+    interpreter = tf.lite.Interpreter(model_content=bytes(model), **kwargs)
+  else:
+    interpreter = tf.lite.Interpreter(model_path=str(model), **kwargs)
+  interpreter.allocate_tensors()
+  details = {d['index']: d for d in interpreter.get_tensor_details()}
+  records, seen = [], set()
+  for op in interpreter._get_ops_details():  # pylint: disable=protected-access
+    index = weight_ops.get(op['op_name'])
+    if index is None or len(op['inputs']) <= index:
+      continue
+    tensor = op['inputs'][index]
+    if tensor < 0 or tensor in seen:
+      continue
+    seen.add(tensor)
+    detail = details[tensor]
+    value = interpreter.get_tensor(tensor)
+    zero_points = np.asarray(detail['quantization_parameters']['zero_points'])
+    if value.dtype != np.float32 and zero_points.size:
+      axis = detail['quantization_parameters'].get('quantized_dimension', 0)
+      shape = [1] * value.ndim
+      if zero_points.size > 1:
+        shape[axis] = zero_points.size
+      is_zero = value == zero_points.reshape(shape)
+    else:
+      is_zero = value == 0
+    zeros = int(is_zero.sum())
+    records.append(SparsityRecord(detail['name'], tuple(value.shape), zeros, int(value.size),
+                                  zeros / float(max(value.size, 1))))
+  return records
+
+
+def overall_sparsity(records):
+  """Zeros / size over all records (size-weighted), 0.0 for no records."""
+  size = sum(r.size for r in records)
+  return sum(r.zeros for r in records) / float(size) if size else 0.0

@@ -183,8 +183,10 @@ def registry_classifier_fn(model_variant, depth_multiplier=1.0, num_classes=1001
   def build_fn(images):
     with tf_slim.arg_scope(record.arg_scope_fn(is_training=False, weight_decay=0.0,
                                                bn_decay=record.default_bn_decay)):
-      net, _ = record.build_fn(images, scope=record.scope, depth_multiplier=depth_multiplier,
-                               is_training=False)
+      # A VariableScope object, as slim.nets.registry passes it (ResNet's builder needs one).
+      with tf.compat.v1.variable_scope(record.scope) as scope:
+        net, _ = record.build_fn(images, scope=scope, depth_multiplier=depth_multiplier,
+                                 is_training=False)
       net = tf.reduce_mean(net, [1, 2], keepdims=True)
       logits = tf_slim.conv2d(net, num_classes, 1, activation_fn=None, normalizer_fn=None,
                               scope='Logits')

@@ -51,6 +51,60 @@ def freeze_session(sess, output_node_names):
   return tf.compat.v1.graph_util.extract_sub_graph(frozen, list(output_node_names))
 
 
+# Weight-range variables of the QAT rewriter; per-channel ones can be derived from the weights.
+_WEIGHT_RANGE_SUFFIXES = ('weights_quant/min', 'weights_quant/max')
+
+
+def _fake_quant_consumer(variable):
+  """Returns the FakeQuant op reading `variable` as its min or max input, or None."""
+  names = {variable.op.name, variable.op.name + '/read'}
+  for op in variable.graph.get_operations():
+    if op.type.startswith('FakeQuantWithMinMaxVars') and (
+        op.inputs[1].op.name in names or op.inputs[2].op.name in names):
+      return op
+  return None
+
+
+def restore_for_export(sess, checkpoint_path):
+  """Restores `checkpoint_path` into every global variable of `sess.graph`, for freezing.
+
+  A per-tensor QAT checkpoint holds scalar `<layer>/weights_quant/{min,max}`; a graph rewritten
+  with per-channel ranges needs one value per output channel. Those are derived from the
+  restored weights as the per-channel training quantizer computes them: symmetric [-a, a] with
+  a = max |w| over all axes but the last (the FakeQuant input, after BN folding), so every
+  channel's zero point is 0 (the TFLite int8 spec, which XNNPACK enforces).
+
+  Args:
+    sess: a session on the export graph.
+    checkpoint_path: checkpoint prefix.
+
+  Raises:
+    ValueError: the checkpoint lacks (or reshapes) variables of the graph that cannot be derived.
+  """
+  graph = sess.graph
+  shapes = tf.compat.v1.train.NewCheckpointReader(checkpoint_path).get_variable_to_shape_map()
+  restore, derive, missing = [], [], []
+  for variable in graph.get_collection(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES):
+    name = variable.op.name
+    if shapes.get(name) == variable.shape.as_list():
+      restore.append(variable)
+    elif (name.endswith(_WEIGHT_RANGE_SUFFIXES) and variable.shape.rank == 1 and
+          _fake_quant_consumer(variable) is not None):
+      derive.append(variable)
+    else:
+      missing.append(name)
+  if missing:
+    raise ValueError('Checkpoint %s does not match the export graph: missing or reshaped '
+                     'variables %s' % (checkpoint_path, sorted(missing)))
+  with graph.as_default():
+    tf.compat.v1.train.Saver(restore).restore(sess, checkpoint_path)
+    for variable in derive:
+      weights = _fake_quant_consumer(variable).inputs[0]
+      bound = tf.reduce_max(tf.abs(weights), axis=list(range(weights.shape.rank - 1)))
+      value = -bound if variable.op.name.endswith('/min') else bound
+      sess.run(variable.assign(tf.reshape(value, variable.shape)))
+
+
 def _converter(graph_def, input_arrays, output_arrays, input_shapes):
   # from_frozen_graph reads a file; the temp copy is removed right after loading.
   fd, pb_path = tempfile.mkstemp(suffix='.pb')

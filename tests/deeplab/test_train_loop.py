@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from deeplab import common
 from deeplab import train
+from deeplab.utils import train_utils as deeplab_train_utils
 from tests.deeplab import test_model
 
 _stand_in_backbone = test_model._stand_in_backbone  # pylint: disable=protected-access
@@ -98,3 +99,21 @@ def testMaybeQuantizeTrainingGraph_InsertsFakeQuantBeforeOptimizer():
   assert any(n.startswith('concat_projection/act_quant/') for n in names)
   assert any(n.startswith('logits/semantic/weights_quant/') for n in names)
   tf.compat.v1.train.AdamOptimizer(1e-3).minimize(loss)
+
+
+def testOptimizerLearningRate_AdamIsConstantUnlessAskedToFollowThePolicy():
+  global_step = tf.compat.v1.train.get_or_create_global_step()
+  scheduled = deeplab_train_utils.get_model_learning_rate(
+      'step', 1e-3, 550, 0.1, 700, 0.9, 0, 1e-4)
+  constant = train.optimizer_learning_rate('adam', scheduled, 5e-4)
+  followed = train.optimizer_learning_rate('adam', scheduled, 5e-4,
+                                           adam_use_learning_policy=True)
+  assert train.optimizer_learning_rate('momentum', scheduled, 5e-4) is scheduled
+  with tf.compat.v1.Session() as sess:
+    sess.run(tf.compat.v1.global_variables_initializer())
+    rates = []
+    for step in (0, 549, 550, 699):
+      sess.run(global_step.assign(step))
+      rates.append(sess.run([constant, followed]))
+  np.testing.assert_allclose(rates, [[5e-4, 1e-3], [5e-4, 1e-3], [5e-4, 1e-4], [5e-4, 1e-4]],
+                             rtol=1e-6)
