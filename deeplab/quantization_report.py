@@ -50,6 +50,8 @@ flags.DEFINE_integer('eval_threads', os.cpu_count() or 1, 'TFLite interpreter th
                      '--latency_threads).', allow_override=True)
 flags.DEFINE_string('output_dir', None, 'Where report.md and report.json are written.',
                     allow_override=True)
+flags.DEFINE_string('reference_row', None, 'Label of the row the "mIoU vs" column compares '
+                    'every row to (in points); none: no such column.', allow_override=True)
 
 FLAGS = flags.FLAGS
 
@@ -118,11 +120,27 @@ def build_rows(graph_results, tflite_models, dataset_fn, latency_rounds=10, late
   return rows
 
 
-def markdown_table(rows, latency_threads=1):
-  """Renders the rows as a Markdown table."""
-  lines = ['| model | mIoU | file size | latency, %d thread (median / min) | speed vs float |'
-           ' quantized tensors |' % latency_threads,
-           '|---|---|---|---|---|---|']
+def add_miou_deltas(rows, reference_label):
+  """Sets row['miou_vs_reference'] = 100 * (mIoU - reference mIoU), in points.
+
+  Raises:
+    ValueError: no row has the reference label.
+  """
+  reference = [row['miou'] for row in rows if row['label'] == reference_label]
+  if not reference:
+    raise ValueError('--reference_row=%s: no row has this label (rows: %s)'
+                     % (reference_label, ', '.join(row['label'] for row in rows)))
+  for row in rows:
+    row['miou_vs_reference'] = 100. * (row['miou'] - reference[0])
+  return rows
+
+
+def markdown_table(rows, latency_threads=1, reference_label=None):
+  """Renders the rows as a Markdown table (with an mIoU delta column given a reference)."""
+  delta_head = ' mIoU vs %s (points) |' % reference_label if reference_label else ''
+  lines = ['| model | mIoU |%s file size | latency, %d thread (median / min) | speed vs float |'
+           ' quantized tensors |' % (delta_head, latency_threads),
+           '|---|---|%s---|---|---|---|' % ('---|' if reference_label else '')]
   for row in rows:
     size = '%.1f KB' % (row['bytes'] / 1024.) if row['bytes'] else '-'
     timing = ('%.1f / %.1f ms' % (row['latency_median_ms'], row['latency_min_ms'])
@@ -130,18 +148,22 @@ def markdown_table(rows, latency_threads=1):
     speed = '%.2fx' % row['speedup_vs_float'] if row['speedup_vs_float'] else '-'
     quantized = ('%.0f%%' % (100 * row['quantized_fraction'])
                  if row['quantized_fraction'] is not None else '-')
-    lines.append('| %s | %.4f | %s | %s | %s | %s |' % (row['label'], row['miou'], size, timing,
-                                                         speed, quantized))
+    delta = ' %+.2f |' % row['miou_vs_reference'] if reference_label else ''
+    lines.append('| %s | %.4f |%s %s | %s | %s | %s |' % (row['label'], row['miou'], delta, size,
+                                                           timing, speed, quantized))
   return '\n'.join(lines) + '\n'
 
 
-def write_report(rows, output_dir, latency_threads=1, extra=None):
+def write_report(rows, output_dir, latency_threads=1, extra=None, reference_label=None):
   """Writes report.md and report.json atomically; returns the Markdown text."""
-  table = markdown_table(rows, latency_threads)
+  if reference_label:
+    add_miou_deltas(rows, reference_label)
+  table = markdown_table(rows, latency_threads, reference_label)
   fileio.atomic_write_text(os.path.join(output_dir, REPORT_MD), table)
-  payload = dict(rows=rows, latency_threads=latency_threads, machine=dict(
-      platform=platform.platform(), processor=platform.processor(), cpus=os.cpu_count(),
-      loadavg=list(os.getloadavg()), tensorflow=tf.__version__))
+  machine = dict(platform=platform.platform(), processor=platform.processor(),
+                 cpus=os.cpu_count(), loadavg=list(os.getloadavg()), tensorflow=tf.__version__)
+  payload = dict(rows=rows, latency_threads=latency_threads, reference_row=reference_label,
+                 machine=machine)
   payload.update(extra or {})
   fileio.atomic_write_text(os.path.join(output_dir, REPORT_JSON), json.dumps(payload, indent=2))
   return table
@@ -153,6 +175,10 @@ def main(unused_argv):
     raise ValueError('--output_dir is required')
   graph_results = parse_labelled(FLAGS.graph_result, 'graph_result')
   tflite_models = parse_labelled(FLAGS.tflite, 'tflite')
+  labels = [label for label, _ in graph_results + tflite_models]
+  if FLAGS.reference_row and FLAGS.reference_row not in labels:  # Before minutes of evaluation.
+    raise ValueError('--reference_row=%s: no --graph_result or --tflite has this label (%s)'
+                     % (FLAGS.reference_row, ', '.join(labels)))
 
   def dataset_fn(crop_size):
     return data_generator.Dataset(
@@ -162,7 +188,8 @@ def main(unused_argv):
 
   rows = build_rows(graph_results, tflite_models, dataset_fn, FLAGS.latency_rounds,
                     FLAGS.latency_threads, FLAGS.eval_threads)
-  print(write_report(rows, FLAGS.output_dir, FLAGS.latency_threads))
+  print(write_report(rows, FLAGS.output_dir, FLAGS.latency_threads,
+                     reference_label=FLAGS.reference_row))
 
 
 if __name__ == '__main__':

@@ -42,6 +42,24 @@ def testWriteReport_TableAndJson(tmp_path):
   assert sorted(p.name for p in tmp_path.iterdir()) == [report.REPORT_JSON, report.REPORT_MD]
 
 
+def testWriteReport_DeltaColumnAgainstTheReferenceRow(tmp_path):
+  rows = [dict(label='float graph', miou=0.80, bytes=None, latency_min_ms=None,
+               latency_median_ms=None, quantized_fraction=None, speedup_vs_float=None),
+          dict(label='TFLite uint8', miou=0.7925, bytes=1024, latency_min_ms=4.0,
+               latency_median_ms=5.0, quantized_fraction=1.0, speedup_vs_float=0.8)]
+  lines = report.write_report(rows, str(tmp_path), reference_label='float graph').splitlines()
+  assert lines[0].startswith('| model | mIoU | mIoU vs float graph (points) | file size |')
+  assert lines[1] == '|---|---|---|---|---|---|---|'
+  assert lines[2] == '| float graph | 0.8000 | +0.00 | - | - | - | - |'
+  assert lines[3] == '| TFLite uint8 | 0.7925 | -0.75 | 1.0 KB | 5.0 / 4.0 ms | 0.80x | 100% |'
+  payload = json.loads((tmp_path / report.REPORT_JSON).read_text())
+  assert payload['reference_row'] == 'float graph'
+  assert payload['rows'][1]['miou_vs_reference'] == pytest.approx(-0.75)
+  with pytest.raises(ValueError, match=r'--reference_row=QAT graph: no row has this label '
+                     r'\(rows: float graph, TFLite uint8\)'):
+    report.add_miou_deltas(rows, 'QAT graph')
+
+
 class _TinyDataset(object):
   """Two 8x8 images with labels, in the interface evaluate_tflite.evaluate reads."""
   num_of_classes = 4
