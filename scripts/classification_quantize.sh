@@ -12,35 +12,40 @@
 # gzip sizes, measured weight sparsity. Prints both Markdown tables and saves them (and every
 # per-step result as JSON, every log) in $RUN_DIR.
 #
-# Usage: bash scripts/classification_quantize.sh
-# Settings (environment variables). Measured: ~65 min for the defaults on 2 cores beside 2-3
-# other TF processes (g3doc/classification.md); roughly half that on an idle machine.
+# Usage: bash scripts/classification_quantize.sh          (about 39 min on the 2-core machine)
+#        QUICK=1 bash scripts/classification_quantize.sh  (about 20 min: short runs, far from
+#                                                          converged; checks the pipeline)
+# Settings (environment variables; the QUICK=1 value in brackets where it differs):
 #   MODELS="mobilenet_v2 mobilenet_v3_large mobilenet_multi_avg resnet_v1_50"
-#   RUN_DIR=/tmp/classification_quantize   IMAGE_SIZE=64  NUM_TRAIN=2000  NUM_VALIDATION=400
-#   BATCH_SIZE=32  FLOAT_STEPS=500  QAT_STEPS=50  FLOAT_LR=0.002  QAT_LR=0.0002
-#   BN_DECAY=0.9  WEIGHT_DECAY=0.00004  CALIBRATION_IMAGES=200  SEED=0  PER_CHANNEL=1
-#   PRUNE_MODELS="mobilenet_v2 resnet_v1_50" (empty: no pruning stage)  SPARSITIES="0.5 0.8"
-#   PRUNE_STEPS=100  PRUNE_LR=0.0005  PRUNE_QAT_STEPS=30
+#   RUN_DIR=/tmp/classification_quantize   IMAGE_SIZE=64  NUM_TRAIN=4000 [2000]
+#   NUM_VALIDATION=400  BATCH_SIZE=32  FLOAT_STEPS=2000 [500]  QAT_STEPS=150 [50]
+#   FLOAT_LR=0.002  QAT_LR=0.0002  BN_DECAY=0.9  WEIGHT_DECAY=0.00004  CALIBRATION_IMAGES=200
+#   SEED=0  PER_CHANNEL=1  PRUNE_MODELS="mobilenet_v2 resnet_v1_50" (empty: no pruning stage)
+#   SPARSITIES="0.5 0.8"  PRUNE_STEPS=200 [100]  PRUNE_LR=0.0005  PRUNE_QAT_STEPS=60 [30]
 # Per-backbone overrides: <SETTING>_<model>, for IMAGE_SIZE, BATCH_SIZE, FLOAT_STEPS, QAT_STEPS,
-# PRUNE_STEPS, PRUNE_QAT_STEPS (e.g. FLOAT_STEPS_resnet_v1_50=300). Defaults: ResNet50 trains at
-# IMAGE_SIZE_resnet_v1_50=32 with FLOAT_STEPS_resnet_v1_50=150, QAT_STEPS_resnet_v1_50=30,
-# PRUNE_STEPS_resnet_v1_50=40, PRUNE_QAT_STEPS_resnet_v1_50=20 (a ResNet50 step at 64x64 costs
-# ~20 MobileNetV2 steps). The synthetic set is generated once at IMAGE_SIZE (the preprocessing
-# resizes to each model's size); delete $RUN_DIR/data to regenerate it.
+# PRUNE_STEPS, PRUNE_QAT_STEPS (e.g. FLOAT_STEPS_resnet_v1_50=300). Defaults for ResNet50 (a
+# step costs ~3 MobileNetV2 steps): FLOAT_STEPS_resnet_v1_50=400 [150],
+# QAT_STEPS_resnet_v1_50=60 [30], PRUNE_STEPS_resnet_v1_50=80 [40],
+# PRUNE_QAT_STEPS_resnet_v1_50=30 [20]. Keep ResNet50 at 64x64 or more: at 32x32 its block4
+# sees 1x1 maps and the pruning threshold cannot prune those 3x3 convs (g3doc/pruning.md).
+# The synthetic set is generated once at IMAGE_SIZE (the preprocessing resizes to each model's
+# size); delete $RUN_DIR/data to regenerate it.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 bash scripts/setup_env.sh
 PY="$ROOT/.venv/bin/python"
 
+# preset FULL QUICK: the QUICK=1 value when set, else the full one.
+preset() { if [ "${QUICK:-0}" = 1 ]; then echo "$2"; else echo "$1"; fi; }
 MODELS="${MODELS:-mobilenet_v2 mobilenet_v3_large mobilenet_multi_avg resnet_v1_50}"
 RUN_DIR="${RUN_DIR:-/tmp/classification_quantize}"
 IMAGE_SIZE="${IMAGE_SIZE:-64}"
-NUM_TRAIN="${NUM_TRAIN:-2000}"
+NUM_TRAIN="${NUM_TRAIN:-$(preset 4000 2000)}"
 NUM_VALIDATION="${NUM_VALIDATION:-400}"
 BATCH_SIZE="${BATCH_SIZE:-32}"
-FLOAT_STEPS="${FLOAT_STEPS:-500}"
-QAT_STEPS="${QAT_STEPS:-50}"
+FLOAT_STEPS="${FLOAT_STEPS:-$(preset 2000 500)}"
+QAT_STEPS="${QAT_STEPS:-$(preset 150 50)}"
 FLOAT_LR="${FLOAT_LR:-0.002}"
 QAT_LR="${QAT_LR:-0.0002}"
 BN_DECAY="${BN_DECAY:-0.9}"
@@ -50,14 +55,13 @@ SEED="${SEED:-0}"
 PER_CHANNEL="${PER_CHANNEL:-1}"
 PRUNE_MODELS="${PRUNE_MODELS-mobilenet_v2 resnet_v1_50}"
 SPARSITIES="${SPARSITIES:-0.5 0.8}"
-PRUNE_STEPS="${PRUNE_STEPS:-100}"
+PRUNE_STEPS="${PRUNE_STEPS:-$(preset 200 100)}"
 PRUNE_LR="${PRUNE_LR:-0.0005}"
-PRUNE_QAT_STEPS="${PRUNE_QAT_STEPS:-30}"
-IMAGE_SIZE_resnet_v1_50="${IMAGE_SIZE_resnet_v1_50:-32}"
-FLOAT_STEPS_resnet_v1_50="${FLOAT_STEPS_resnet_v1_50:-150}"
-QAT_STEPS_resnet_v1_50="${QAT_STEPS_resnet_v1_50:-30}"
-PRUNE_STEPS_resnet_v1_50="${PRUNE_STEPS_resnet_v1_50:-40}"
-PRUNE_QAT_STEPS_resnet_v1_50="${PRUNE_QAT_STEPS_resnet_v1_50:-20}"
+PRUNE_QAT_STEPS="${PRUNE_QAT_STEPS:-$(preset 60 30)}"
+FLOAT_STEPS_resnet_v1_50="${FLOAT_STEPS_resnet_v1_50:-$(preset 400 150)}"
+QAT_STEPS_resnet_v1_50="${QAT_STEPS_resnet_v1_50:-$(preset 60 30)}"
+PRUNE_STEPS_resnet_v1_50="${PRUNE_STEPS_resnet_v1_50:-$(preset 80 40)}"
+PRUNE_QAT_STEPS_resnet_v1_50="${PRUNE_QAT_STEPS_resnet_v1_50:-$(preset 30 20)}"
 DATA="$RUN_DIR/data"
 RECORDS="$DATA/tfrecord"
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"

@@ -13,11 +13,12 @@ from slim import export_inference_graph
 from slim import train_image_classifier
 from slim.tflite import inspect as tflite_inspect
 from slim.tflite import ptq
+from tests.slim.classification import conftest
 
-_SIZE = 32
+_SIZE = conftest.IMAGE_SIZE
 # Batch-norm statistics of a batch of 2 over the 1x1 feature maps of the last stages make an
 # exploding inference graph (activation scales of 1e8 that XNNPACK refuses): a few steps on
-# batches of 10 (the whole train split) at decay 0.5 give a numerically sane model.
+# batches of 10 (half the train split) at decay 0.5 give a numerically sane model.
 _BATCH = 10
 _STEPS = 4
 _BACKBONES = ('mobilenet_v2', 'mobilenet_v3_large', 'mobilenet_multi_avg', 'resnet_v1_50')
@@ -27,13 +28,6 @@ _QAT_PATHS = {
     'int8 per-channel': (dict(quantize=True, per_channel=True, tflite_type='int8'), np.int8,
                          np.int8),
 }
-
-
-@pytest.fixture(scope='module')
-def dataset_dir(tmp_path_factory):
-  root = str(tmp_path_factory.mktemp('synthetic_classification'))
-  synthetic_classification.generate(root, seed=0, num_train=10, num_validation=10, size=_SIZE)
-  return synthetic_classification.convert(root, num_shards=1)
 
 
 def _train(dataset_dir, model_name, train_dir, **kwargs):

@@ -5,22 +5,15 @@ import shutil
 import pytest
 import tensorflow as tf
 
-from datasets import synthetic_classification
 from slim import eval_image_classifier
 from slim import export_inference_graph
 from slim import train_image_classifier
 from slim.tflite import inspect as tflite_inspect
 from slim.tflite import ptq
+from tests.slim.classification import conftest
 
-_SIZE = 32
+_SIZE = conftest.IMAGE_SIZE
 _MODEL = 'mobilenet_v2'
-
-
-@pytest.fixture(scope='module')
-def dataset_dir(tmp_path_factory):
-  root = str(tmp_path_factory.mktemp('synthetic_classification'))
-  synthetic_classification.generate(root, seed=0, num_train=20, num_validation=10, size=_SIZE)
-  return synthetic_classification.convert(root, num_shards=1)
 
 
 def _train_options(dataset_dir, train_dir, steps, **kwargs):
