@@ -13,7 +13,7 @@
 # per-step result as JSON, every log) in $RUN_DIR.
 #
 # Usage: bash scripts/classification_quantize.sh          (about 39 min on the 2-core machine)
-#        QUICK=1 bash scripts/classification_quantize.sh  (about 20 min: short runs, far from
+#        QUICK=1 bash scripts/classification_quantize.sh  (about 22 min: short runs, far from
 #                                                          converged; checks the pipeline)
 # Settings (environment variables; the QUICK=1 value in brackets where it differs):
 #   MODELS="mobilenet_v2 mobilenet_v3_large mobilenet_multi_avg resnet_v1_50"
@@ -216,7 +216,8 @@ for MODEL in $PRUNE_MODELS; do
 done
 echo $(( $(date +%s) - RUN_START )) > "$RUN_DIR/run_secs"
 
-"$PY" - "$RUN_DIR" "$MODELS" "$PRUNE_MODELS" "$SPARSITIES" <<'EOF'
+# The table step: its TF start-up chatter goes to logs/table.log, the tables to stdout.
+if ! "$PY" - "$RUN_DIR" "$MODELS" "$PRUNE_MODELS" "$SPARSITIES" 2>"$RUN_DIR/logs/table.log" <<'EOF'
 import json, os, sys
 from slim import fileio
 from slim import pruning
@@ -269,8 +270,13 @@ if prune_models:
           m, label, measured, pct(top1(folder, 'float_graph')), pct(top1(folder, 'qat_tflite')),
           mb(f_size), mb(f_gzip), mb(q_size), mb(q_gzip), times))
   table += '\n' + '\n'.join(rows) + '\n'
-table += '\nWall time of the run: %s s\n' % read('', 'run_secs')
+table += '\nWall time of the steps before this table: %s s\n' % read('', 'run_secs')
 print(table)
 fileio.atomic_write_text(os.path.join(run_dir, 'results.md'), table)
 EOF
+then
+  tail -n 30 "$RUN_DIR/logs/table.log" >&2
+  echo "[classification_quantize] step 'table' failed; full log: $RUN_DIR/logs/table.log" >&2
+  exit 1
+fi
 log "tables saved in $RUN_DIR/results.md"
