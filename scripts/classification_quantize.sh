@@ -22,6 +22,7 @@
 #   FLOAT_LR=0.002  QAT_LR=0.0002  BN_DECAY=0.9  WEIGHT_DECAY=0.00004  CALIBRATION_IMAGES=200
 #   SEED=0  PER_CHANNEL=1  PRUNE_MODELS="mobilenet_v2 resnet_v1_50" (empty: no pruning stage)
 #   SPARSITIES="0.5 0.8"  PRUNE_STEPS=200 [100]  PRUNE_LR=0.0005  PRUNE_QAT_STEPS=60 [30]
+#   SKIP_SETUP_ENV=1 (skip scripts/setup_env.sh, use the existing .venv)
 # Per-backbone overrides: <SETTING>_<model>, for IMAGE_SIZE, BATCH_SIZE, FLOAT_STEPS, QAT_STEPS,
 # PRUNE_STEPS, PRUNE_QAT_STEPS (e.g. FLOAT_STEPS_resnet_v1_50=300). Defaults for ResNet50 (a
 # step costs ~3 MobileNetV2 steps): FLOAT_STEPS_resnet_v1_50=400 [150],
@@ -33,7 +34,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-bash scripts/setup_env.sh
+if [ "${SKIP_SETUP_ENV:-0}" != 1 ]; then bash scripts/setup_env.sh; fi
 PY="$ROOT/.venv/bin/python"
 
 # preset FULL QUICK: the QUICK=1 value when set, else the full one.
@@ -80,10 +81,14 @@ run() {
   fi
 }
 
-# Fail early on an unknown backbone (the message lists the registered ones).
-"$PY" -c "import sys; from slim import classification_model as m; bad=[n for n in sys.argv[1:] \
-if n not in m.model_names()]; sys.exit('unknown MODELS %s; registered: %s' % (bad, \
-', '.join(m.model_names())) if bad else 0)" $MODELS
+# Fail early on an unknown backbone (the message lists the registered ones); of the check's
+# output only that message (its last line) is shown, not TF's start-up chatter.
+if ! check=$("$PY" -c "import sys; from slim import classification_model as m; bad=[n for n in \
+sys.argv[1:] if n not in m.model_names()]; sys.exit('unknown MODELS %s; registered: %s' % (bad, \
+', '.join(m.model_names())) if bad else 0)" $MODELS 2>&1); then
+  echo "${check##*$'\n'}" >&2
+  exit 1
+fi
 for MODEL in $PRUNE_MODELS; do
   case " $MODELS " in
     *" $MODEL "*) ;;
