@@ -6,7 +6,6 @@ library, and reads the shards back with datasets.data_generator to compare pixel
 """
 import io
 import os
-import subprocess
 import tarfile
 import zipfile
 
@@ -22,9 +21,8 @@ from datasets import build_cityscapes_data
 from datasets import build_data
 from datasets import data_generator
 from deeplab import common
+from tests import shell
 
-_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_SCRIPTS = os.path.join(_REPO, 'scripts')
 _SIZE = (9, 13)  # height, width of every test image
 
 
@@ -49,13 +47,6 @@ def _write(path, data):
 
 def _rgb(rng, size=_SIZE):
   return rng.integers(0, 256, size + (3,), dtype=np.uint8)
-
-
-def _run_script(name, args=(), env=None):
-  full_env = dict(os.environ, SKIP_SETUP_ENV='1')
-  full_env.update(env or {})
-  return subprocess.run(['bash', os.path.join(_SCRIPTS, name)] + list(args), env=full_env,
-                        capture_output=True, text=True, timeout=300)
 
 
 def _read_split(dataset_name, split, tfrecord_dir, size=_SIZE):
@@ -128,7 +119,7 @@ def testVocScript_TarAndAugZipToShards(tmp_path):
                               for n in sorted(jpegs)))
   work = str(tmp_path / 'pascal_voc_seg')
 
-  result = _run_script('download_and_convert_voc2012.sh', [tar_path],
+  result = shell.run_script('download_and_convert_voc2012.sh', [tar_path],
                        env={'WORK_DIR': work, 'VOC_AUG_LABELS': aug_zip,
                             'VOC_AUG_LIST': str(aug_list)})
 
@@ -154,7 +145,7 @@ def testVocScript_TarAndAugZipToShards(tmp_path):
 
 def testVocScript_MissingArchivePrintsWhatToDownload(tmp_path):
   work = str(tmp_path / 'pascal_voc_seg')
-  result = _run_script('download_and_convert_voc2012.sh', env={'WORK_DIR': work})
+  result = shell.run_script('download_and_convert_voc2012.sh', env={'WORK_DIR': work})
   assert result.returncode == 1
   tar = os.path.join(work, 'VOCtrainval_11-May-2012.tar')
   assert result.stderr.splitlines()[:5] == [
@@ -169,7 +160,7 @@ def testVocScript_MissingArchivePrintsWhatToDownload(tmp_path):
 def testVocScript_AugLabelsWithoutListFails(tmp_path):
   voc = tmp_path / 'VOC2012'
   (voc / 'JPEGImages').mkdir(parents=True)
-  result = _run_script('download_and_convert_voc2012.sh', [str(voc)],
+  result = shell.run_script('download_and_convert_voc2012.sh', [str(voc)],
                        env={'WORK_DIR': str(tmp_path / 'w'), 'VOC_AUG_LABELS': str(tmp_path)})
   assert result.returncode == 1
   assert result.stderr.startswith('ERROR: train_aug needs both VOC_AUG_LABELS '
@@ -179,7 +170,7 @@ def testVocScript_AugLabelsWithoutListFails(tmp_path):
 
 def testVocScript_FolderWithoutVoc2012Fails(tmp_path):
   (tmp_path / 'VOCdevkit' / 'VOC2012' / 'JPEGImages').mkdir(parents=True)
-  result = _run_script('download_and_convert_voc2012.sh', [str(tmp_path)],
+  result = shell.run_script('download_and_convert_voc2012.sh', [str(tmp_path)],
                        env={'WORK_DIR': str(tmp_path / 'w')})
   assert result.returncode == 1
   assert result.stderr == ('ERROR: %s: no VOC2012 folder (expected JPEGImages/ and '
@@ -230,7 +221,7 @@ def testCityscapesScript_GtFineZipToShards(tmp_path):
   root = str(tmp_path / 'cityscapes')
   pixels = _make_cityscapes(root, np.random.default_rng(1))
 
-  result = _run_script('convert_cityscapes.sh', [root])
+  result = shell.run_script('convert_cityscapes.sh', [root])
 
   assert result.returncode == 0, result.stderr
   tfrecord = os.path.join(root, 'tfrecord')
@@ -259,7 +250,7 @@ def testCityscapesScript_BadLabelLeavesNoTfrecord(tmp_path):
                      'frankfurt_000000_000294_gtFine_labelIds.png')
   _write(bad, _encode(np.zeros((_SIZE[0] - 1, _SIZE[1]), np.uint8), 'PNG', mode='L'))
 
-  result = _run_script('convert_cityscapes.sh', [root])
+  result = shell.run_script('convert_cityscapes.sh', [root])
 
   assert result.returncode != 0
   assert result.stderr.strip().splitlines()[-1] == (
@@ -271,7 +262,7 @@ def testCityscapesScript_BadLabelLeavesNoTfrecord(tmp_path):
 
 def testCityscapesScript_MissingZipsPrintWhatToDownload(tmp_path):
   root = str(tmp_path / 'cityscapes')
-  result = _run_script('convert_cityscapes.sh', env={'CITYSCAPES_ROOT': root})
+  result = shell.run_script('convert_cityscapes.sh', env={'CITYSCAPES_ROOT': root})
   assert result.returncode == 1
   assert result.stderr.splitlines() == [
       'ERROR: Cityscapes not found under %s.' % root,
@@ -394,7 +385,7 @@ def testAde20kScript_ZipToShards(tmp_path):
   zip_path, files = _make_ade_zip(str(tmp_path), np.random.default_rng(7))
   work = str(tmp_path / 'ADE20K')
 
-  result = _run_script('download_and_convert_ade20k.sh', [zip_path], env={'WORK_DIR': work})
+  result = shell.run_script('download_and_convert_ade20k.sh', [zip_path], env={'WORK_DIR': work})
 
   assert result.returncode == 0, result.stderr
   tfrecord = os.path.join(work, 'tfrecord')
@@ -415,7 +406,7 @@ def testAde20kScript_ZipToShards(tmp_path):
 
 def testAde20kScript_MissingZipPrintsWhatToDownload(tmp_path):
   work = str(tmp_path / 'ADE20K')
-  result = _run_script('download_and_convert_ade20k.sh', env={'WORK_DIR': work})
+  result = shell.run_script('download_and_convert_ade20k.sh', env={'WORK_DIR': work})
   assert result.returncode == 1
   zip_path = os.path.join(work, 'ADEChallengeData2016.zip')
   assert result.stderr.splitlines() == [

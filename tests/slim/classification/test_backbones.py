@@ -31,11 +31,9 @@ _QAT_PATHS = {
 
 
 def _train(dataset_dir, model_name, train_dir, **kwargs):
-  train_image_classifier.train(train_image_classifier.TrainOptions(
-      train_dir=train_dir, dataset_dir=dataset_dir, model_name=model_name,
-      train_image_size=_SIZE, batch_size=_BATCH, max_number_of_steps=_STEPS, optimizer='sgd',
-      learning_rate=0.01, learning_rate_decay_type='fixed', batch_norm_decay=0.5,
-      log_every_n_steps=0, seed=0, **kwargs))
+  train_image_classifier.train(conftest.train_options(
+      dataset_dir, train_dir, model_name, _STEPS, batch_size=_BATCH, batch_norm_decay=0.5,
+      **kwargs))
   return train_dir
 
 

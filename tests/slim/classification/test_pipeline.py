@@ -17,11 +17,7 @@ _MODEL = 'mobilenet_v2'
 
 
 def _train_options(dataset_dir, train_dir, steps, **kwargs):
-  return train_image_classifier.TrainOptions(
-      train_dir=train_dir, dataset_dir=dataset_dir, model_name=_MODEL, train_image_size=_SIZE,
-      batch_size=4, max_number_of_steps=steps, optimizer='sgd', learning_rate=0.01,
-      learning_rate_decay_type='fixed', batch_norm_decay=0.9, log_every_n_steps=0, seed=0,
-      **kwargs)
+  return conftest.train_options(dataset_dir, train_dir, _MODEL, steps, **kwargs)
 
 
 @pytest.fixture(scope='module')

@@ -3,14 +3,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from datasets import synthetic_classification
 from slim import eval_image_classifier
 from slim import export_inference_graph
 from slim import pruning
 from slim import train_image_classifier
 from slim.tflite import inspect as tflite_inspect
+from tests.slim.classification import conftest
 
-_SIZE = 32
+_SIZE = conftest.IMAGE_SIZE
 _MODEL = 'mobilenet_v2'
 # A 1x1 conv kernel of MobilenetV2 (96 x 24 weights: the histogram threshold is fine enough).
 _LAYER = 'MobilenetV2/expanded_conv_2/project'
@@ -21,11 +21,8 @@ _PRUNING_HPARAMS = ('name=model_pruning,begin_pruning_step=0,pruning_frequency=1
 
 
 def _train(dataset_dir, train_dir, steps, **kwargs):
-  return train_image_classifier.train(train_image_classifier.TrainOptions(
-      train_dir=train_dir, dataset_dir=dataset_dir, model_name=_MODEL, train_image_size=_SIZE,
-      batch_size=4, max_number_of_steps=steps, optimizer='sgd', learning_rate=0.01,
-      learning_rate_decay_type='fixed', batch_norm_decay=0.9, log_every_n_steps=0, seed=0,
-      **kwargs))
+  return train_image_classifier.train(
+      conftest.train_options(dataset_dir, train_dir, _MODEL, steps, **kwargs))
 
 
 def _variables(train_dir):
@@ -38,12 +35,9 @@ def _masks(variables):
 
 
 @pytest.fixture(scope='module')
-def runs(tmp_path_factory):
+def runs(dataset_dir, tmp_path_factory):
   """Dense float (1 step) -> pruned fine-tune (3 steps) -> QAT with frozen masks (2 steps)."""
   root = tmp_path_factory.mktemp('prune_then_qat')
-  synthetic_classification.generate(str(root / 'raw'), seed=0, num_train=10, num_validation=10,
-                                    size=_SIZE)
-  dataset_dir = synthetic_classification.convert(str(root / 'raw'), num_shards=1)
   dirs = {k: str(root / k) for k in ('float', 'pruned', 'qat')}
   _train(dataset_dir, dirs['float'], 1)
   # The masked graph restores a DENSE checkpoint: masks/thresholds keep their initial values.

@@ -1,15 +1,12 @@
 """scripts/classification_quantize.sh end to end at a tiny size (one backbone, a few steps), and
-its early errors. The script runs as a subprocess with SKIP_SETUP_ENV=1 (the test's .venv).
+its early errors.
 """
 import json
 import os
-import subprocess
 
 from slim import classification_model
+from tests import shell
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))))
-_SCRIPT = os.path.join(_ROOT, 'scripts', 'classification_quantize.sh')
 _TINY = dict(MODELS='mobilenet_v2', PRUNE_MODELS='mobilenet_v2', SPARSITIES='0.5',
              IMAGE_SIZE='32', NUM_TRAIN='20', NUM_VALIDATION='10', BATCH_SIZE='10',
              FLOAT_STEPS='3', QAT_STEPS='2', CALIBRATION_IMAGES='4', PRUNE_STEPS='10',
@@ -20,9 +17,8 @@ _HEADER = ('| Backbone | Float graph | PTQ int8 TFLite | QAT graph | QAT uint8 T
 
 
 def _run(run_dir, **env):
-  full_env = dict(os.environ, SKIP_SETUP_ENV='1', RUN_DIR=str(run_dir), **env)
-  return subprocess.run(['bash', _SCRIPT], env=full_env, capture_output=True, text=True,
-                        timeout=900)
+  return shell.run_script('classification_quantize.sh', env=dict(env, RUN_DIR=str(run_dir)),
+                          timeout=900)
 
 
 def _table_rows(text, first_cell):
