@@ -251,8 +251,8 @@ def resolve_checkpoint(path, extract_dir=None):
   if os.path.isfile(path + '.index'):
     return path
   raise CheckpointError(
-      '%s: not a checkpoint. Expected a checkpoint prefix (with %s.index beside it), a folder '
-      'holding one, or a released .tar.gz' % (path, path))
+      '%s: no such checkpoint (not a checkpoint prefix: %s.index is missing); expected a '
+      'checkpoint prefix, a folder holding one, or a released .tar.gz' % (path, path))
 
 
 def check_compatibility(checkpoint_prefix, variables):

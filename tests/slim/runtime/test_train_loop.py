@@ -1,0 +1,113 @@
+"""Tests of slim.runtime.train_loop on a tiny linear model (resume, NaN guard, signals, logs)."""
+import os
+import signal
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from slim.runtime import train_loop
+
+
+def _build(loss_scale=1.0, guard=False):
+  """y = w * x fitted to 2x; the train op returns the loss (optionally scaled to NaN)."""
+  global_step = tf.compat.v1.train.get_or_create_global_step()
+  w = tf.compat.v1.get_variable('w', [], initializer=tf.compat.v1.zeros_initializer())
+  x = tf.constant(np.arange(1.0, 5.0, dtype=np.float32))
+  loss = tf.reduce_mean(tf.square(w * x - 2.0 * x)) * loss_scale
+  if guard:
+    loss = train_loop.guard_loss(loss)
+  update = tf.compat.v1.train.GradientDescentOptimizer(0.01).minimize(loss, global_step)
+  with tf.control_dependencies([update]):
+    train_op = tf.identity(loss)
+  return train_op, global_step
+
+
+def _train(logdir, steps, after_step_ops=(), **kwargs):
+  train_op, global_step = _build(**kwargs)
+  opts = train_loop.LoopOptions(logdir=logdir, number_of_steps=steps, log_steps=1)
+  return train_loop.train(train_op, global_step, opts, after_step_ops=after_step_ops,
+                          log_tensors={'w': tf.compat.v1.trainable_variables()[0]})
+
+
+def testTrain_ResumeContinuesGlobalStep(tmp_path):
+  logdir = str(tmp_path)
+  assert _train(logdir, 2) == 2
+  assert tf.train.latest_checkpoint(logdir) == os.path.join(logdir, 'model.ckpt-2')
+  tf.compat.v1.reset_default_graph()
+  assert _train(logdir, 5) == 5
+  assert tf.train.latest_checkpoint(logdir) == os.path.join(logdir, 'model.ckpt-5')
+  # Resumed from step 2, not restarted: 5 steps of descent in all.
+  w = tf.train.load_variable(logdir, 'w')
+  expected = 0.0
+  for _ in range(5):
+    expected -= 0.01 * np.mean(2 * (expected - 2.0) * np.arange(1.0, 5.0) ** 2)
+  assert w == pytest.approx(expected, rel=1e-5)
+
+
+def testTrain_InitFnOnlyForAFreshRun(tmp_path):
+  calls = []
+  train_op, global_step = _build()
+  opts = train_loop.LoopOptions(logdir=str(tmp_path), number_of_steps=1)
+  train_loop.train(train_op, global_step, opts, init_fn=calls.append)
+  assert len(calls) == 1
+  opts.number_of_steps = 2
+  train_loop.train(train_op, global_step, opts, init_fn=calls.append)
+  assert len(calls) == 1
+
+
+def testTrain_NonFiniteLossStopsAndKeepsLastCheckpoint(tmp_path):
+  logdir = str(tmp_path)
+  _train(logdir, 1)
+  tf.compat.v1.reset_default_graph()
+  with pytest.raises(train_loop.NonFiniteLossError,
+                     match='^Loss is nan at global step 2; stopping. The last good checkpoint'):
+    _train(logdir, 3, loss_scale=float('nan'))
+  assert tf.train.latest_checkpoint(logdir) == os.path.join(logdir, 'model.ckpt-1')
+
+
+def testTrain_GuardedLossFailsBeforeTheUpdate(tmp_path):
+  logdir = str(tmp_path)
+  _train(logdir, 1)
+  w_before = tf.train.load_variable(logdir, 'w')
+  tf.compat.v1.reset_default_graph()
+  with pytest.raises(train_loop.NonFiniteLossError, match='^Loss is inf or nan at global step 2'):
+    _train(logdir, 3, loss_scale=float('inf'), guard=True)
+  assert tf.train.latest_checkpoint(logdir) == os.path.join(logdir, 'model.ckpt-1')
+  assert tf.train.load_variable(logdir, 'w') == w_before
+
+
+def testTrain_SigtermSavesAtTheCurrentStepAndReturns(tmp_path):
+  logdir = str(tmp_path)
+  previous = signal.getsignal(signal.SIGTERM)
+
+  def _signal_at_step_3(step):
+    if step == 3:
+      os.kill(os.getpid(), signal.SIGTERM)
+    return step
+
+  # An after-step op reads the step the train op reached (run in its own session call).
+  global_step = tf.compat.v1.train.get_or_create_global_step()
+  kill = tf.compat.v1.py_func(_signal_at_step_3, [global_step], tf.int64)
+  assert _train(logdir, 50, after_step_ops=[kill]) == 3
+  assert tf.train.latest_checkpoint(logdir) == os.path.join(logdir, 'model.ckpt-3')
+  assert signal.getsignal(signal.SIGTERM) is previous
+
+
+def testTrain_LogsProgressWithRateAndEta(tmp_path, caplog):
+  caplog.set_level('INFO')
+  _train(str(tmp_path), 2)
+  lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith('global step')]
+  assert len(lines) == 2
+  assert 'loss = ' in lines[1] and ', w = ' in lines[1]
+  assert 'sec/step' in lines[1] and 'steps/s' in lines[1] and 'ETA 0:00:00' in lines[1]
+
+
+def testTrain_AfterStepOpsSeeTheUpdatedStep(tmp_path):
+  train_op, global_step = _build()
+  seen = tf.compat.v1.get_variable('seen', [], tf.int64, trainable=False,
+                                   initializer=tf.compat.v1.zeros_initializer())
+  record = tf.compat.v1.assign(seen, global_step)
+  opts = train_loop.LoopOptions(logdir=str(tmp_path), number_of_steps=3)
+  train_loop.train(train_op, global_step, opts, after_step_ops=[record])
+  assert tf.train.load_variable(str(tmp_path), 'seen') == 3
