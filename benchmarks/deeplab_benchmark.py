@@ -78,19 +78,21 @@ class BenchmarkConfig:
 
 
 def _model_stats(crop_size, depth_multiplier):
-  """{'params', 'madds'} of the inference graph from slim.nets.stats, or {} without it.
+  """{'params', 'madds'} of the inference graph from deeplab.stats, or {} without it.
 
   MAdds follow the model zoo's convention (convolutions + the bilinear logits upsampling), per
   image; params are the trainable variables (BN moving statistics excluded).
   """
   try:
+    from deeplab import stats as deeplab_stats  # pylint: disable=g-import-not-at-top
     from slim.nets import stats  # pylint: disable=g-import-not-at-top
   except ImportError:
     return {}
   with tf.Graph().as_default() as graph:
-    stats.build_deeplab(recipe.MODEL_VARIANT, input_size=crop_size,
-                        depth_multiplier=depth_multiplier, output_stride=recipe.OUTPUT_STRIDE,
-                        num_classes=recipe.NUM_CLASSES)
+    deeplab_stats.build_deeplab(recipe.MODEL_VARIANT, input_size=crop_size,
+                                depth_multiplier=depth_multiplier,
+                                output_stride=recipe.OUTPUT_STRIDE,
+                                num_classes=recipe.NUM_CLASSES)
     values = stats.graph_stats(graph)
   return {'params': int(values['params']), 'madds': int(values['madds'])}
 

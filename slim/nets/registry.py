@@ -1,9 +1,11 @@
-"""One record per backbone variant, and DeepLab's `extract_features` on top of it.
+"""One record per backbone variant: the single source of per-variant facts.
 
 Every per-variant fact that DeepLab, the classifier trainer/exporter, the QAT tools and the stats
 command need (variable scope, decoder end points, preprocessing, mean pixel, BN defaults, default
-depth multiplier and image size, classification head, quantized-export input nodes, quantization
-exclusions) lives in a single frozen `Backbone` record, so nothing else keeps per-model tables.
+depth multiplier and image size, classification head, quantized-export input nodes and their
+TFLite input statistics) lives in a single frozen `Backbone` record, so nothing else keeps
+per-model tables. DeepLab's `extract_features` (deeplab/core/feature_extractor.py) is built on
+the records; this module only holds them (`get`, `names`, `mean_pixel`).
 
 How a family adds a record: write the network as data in its own module (a spec walked by one
 builder), then add ONE `Backbone(...)` entry to the `_RECORDS` tuple at the bottom of this file
@@ -26,6 +28,7 @@ import slim  # pylint: disable=unused-import  (applies the TF 2.21 compat layer)
 import tensorflow as tf
 import tf_slim
 
+from slim.nets import deep_backbone
 from slim.nets import resnet_v1
 from slim.nets import xception
 from slim.nets.mobilenet import mobilenet as mobilenet_lib
@@ -37,8 +40,12 @@ from slim.nets.mobilenet import mobilenet_v3
 MEAN_RGB = (123.15, 115.90, 103.06)
 # Mean pixel for backbones whose inputs are scaled to [-1, 1].
 UNIT_RANGE_MEAN = (127.5, 127.5, 127.5)
-# Variants (and None) for which DeepLab pads with the ImageNet mean (kept as in the original).
-_IMAGENET_MEAN_VARIANTS = (None, 'resnet_v1_50', 'resnet_v1_101')
+# TFLite input statistics (mean, std) of a quantized input, real = (q - mean) / std.
+# [-1, 1] inputs ((2/255) x - 1): exact.
+UNIT_RANGE_INPUT_STATS = (127.5, 127.5)
+# x - MEAN_RGB inputs: one (mean, std) pair cannot subtract a per-channel mean, so the mean of
+# MEAN_RGB stands for all three (each channel is off by at most 11 levels of 255).
+IMAGENET_MEAN_INPUT_STATS = (sum(MEAN_RGB) / len(MEAN_RGB), 1.0)
 # Op names of the [-1, 1] preprocessing, built at the root name scope before the backbone.
 PREPROCESS_MUL_NAME = 'mul'
 PREPROCESS_SUB_NAME = 'sub'
@@ -64,17 +71,22 @@ class Backbone:
     deeplab_final_endpoint: Last end point built for DeepLab.
     quant_input_node: Name of the DeepLab backbone input identity op (where input quantization
       starts in the quantized DeepLab export), e.g. 'MobilenetV2/MobilenetV2/input'.
+    quant_input_stats: TFLite `quantized_input_stats` (mean, std) of `quant_input_node`, so that
+      real = (q - mean) / std for uint8 q: (127.5, 127.5) for the [-1, 1] inputs (MobileNets,
+      beta ResNets, Xception), exact. The non-beta ResNets' input is x - MEAN_RGB, which a
+      single mean cannot express exactly: their stats are (mean of MEAN_RGB, 1.0), i.e. the
+      per-channel means are approximated by their average (114.04).
     classifier_input_node: Name of the input identity op of the classification net built by
       `classifier_fn` (the quantized classification export input), e.g. 'MobilenetV2/input'.
-    mean_pixel: Padding value per RGB channel.
+    mean_pixel: DeepLab's padding value per RGB channel (what its preprocessing maps to 0).
     default_image_size: Classification input size (nets_factory's default_image_size).
     default_bn_decay: Batch-norm decay of the family's arg scope.
     depth_multiplier: The variant's channel multiplier (e.g. 1.4 for 'mobilenet_v2_140'); the
-      default of `classifier_fn` and of `extract_features`.
+      default of `classifier_fn` and of DeepLab's `extract_features`.
     preprocessing_name: slim.preprocessing name for classification ('mobilenet' for [-1, 1]
       inputs, 'vgg'/'resnet' for ImageNet-mean subtraction).
-    quant_exclusions: Variable/name scopes the QAT rewriter should leave float (empty: none).
-    arg_scope_fn: `f(is_training, weight_decay, bn_decay) -> arg scope` (DeepLab backbone).
+    arg_scope_fn: `f(is_training, weight_decay, bn_decay, regularize_depthwise=False) -> arg
+      scope` (DeepLab backbone; regularize_depthwise matters to Xception only).
     build_fn: `f(images, scope, depth_multiplier, divisible_by, min_depth, final_endpoint,
       output_stride, use_explicit_padding, is_training) -> (net, end_points)`: the feature layers
       inside the open variable scope `scope`.
@@ -89,13 +101,13 @@ class Backbone:
   decoder_endpoints: Mapping[int, str]
   deeplab_final_endpoint: str
   quant_input_node: str
+  quant_input_stats: Tuple[float, float]
   classifier_input_node: str
   mean_pixel: Sequence[float]
   default_image_size: int
   default_bn_decay: float
   depth_multiplier: float
   preprocessing_name: str
-  quant_exclusions: Tuple[str, ...]
   arg_scope_fn: Callable = dataclasses.field(repr=False, compare=False)
   build_fn: Callable = dataclasses.field(repr=False, compare=False)
   classifier_fn: Callable = dataclasses.field(repr=False, compare=False)
@@ -133,8 +145,12 @@ def _build_mobilenet(base_fn, conv_defs, images, multi_grid=None, regularize_dep
   return base_fn(images, conv_defs=conv_defs, **kwargs)
 
 
-def _mobilenet_arg_scope(is_training, weight_decay, bn_decay=0.997):
-  """The MobileNet training scope (shared by V2, V3 and Multi-HW-AVG, as DeepLab does)."""
+def _mobilenet_arg_scope(is_training, weight_decay, bn_decay=0.997, regularize_depthwise=False):
+  """The MobileNet training scope (shared by V2, V3 and Multi-HW-AVG, as DeepLab does).
+
+  regularize_depthwise is ignored: MobileNet depthwise weights are never regularized.
+  """
+  del regularize_depthwise
   return mobilenet_lib.training_scope(is_training=is_training, weight_decay=weight_decay,
                                       bn_decay=bn_decay)
 
@@ -171,13 +187,13 @@ def _mobilenet_record(name, module, conv_defs, decoder_endpoints, deeplab_final_
       decoder_endpoints=decoder_endpoints,
       deeplab_final_endpoint=deeplab_final_endpoint,
       quant_input_node='%s/%s/%s' % (scope, scope, INPUT_NAME),
+      quant_input_stats=UNIT_RANGE_INPUT_STATS,
       classifier_input_node='%s/%s' % (scope, mobilenet_lib.INPUT_NAME),
       mean_pixel=UNIT_RANGE_MEAN,
-      default_image_size=224,
+      default_image_size=mobilenet_lib.DEFAULT_IMAGE_SIZE,
       default_bn_decay=0.997,
       depth_multiplier=depth_multiplier,
       preprocessing_name='mobilenet',
-      quant_exclusions=(),
       arg_scope_fn=_mobilenet_arg_scope,
       build_fn=functools.partial(_build_mobilenet, module.mobilenet_base, conv_defs),
       classifier_fn=_mobilenet_classifier(
@@ -199,54 +215,47 @@ def _subtract_imagenet_mean(images, dtype):
   return tf.cast(tf.cast(images, tf.float32) - mean_rgb, dtype)
 
 
-def _deep_backbone_record(name, module, scope, mean_pixel, preprocess_fn, preprocessing_name):
-  """A ResNet-v1 or Xception record: `module` provides the DeepLab/classifier interface.
+def _deep_backbone_record(name, family, unit_range_inputs):
+  """A ResNet-v1 or Xception record, its callables from the shared adapter.
 
   Args:
-    name: Registry key (a key of `module.VARIANTS`).
-    module: resnet_v1 or xception.
-    scope: The variant's variable scope (the beta ResNets keep the non-beta scope).
-    mean_pixel: DeepLab's padding value.
-    preprocess_fn: DeepLab's in-graph preprocessing.
-    preprocessing_name: slim.preprocessing name for classification.
+    name: Registry key (a variant of `family`).
+    family: The family's `deep_backbone.DeepFamily` (resnet_v1.FAMILY, xception.FAMILY).
+    unit_range_inputs: DeepLab scales the inputs to [-1, 1] (beta ResNets, Xception) instead
+      of subtracting the ImageNet mean (ResNets).
 
   Returns:
     A `Backbone`.
   """
+  scope = family.scopes[name]
   return Backbone(
       name=name,
       scope=scope,
-      decoder_endpoints=types.MappingProxyType(module.DECODER_END_POINTS[name]),
-      deeplab_final_endpoint=module.DEEPLAB_FINAL_ENDPOINT,
+      decoder_endpoints=types.MappingProxyType(family.decoder_end_points[name]),
+      deeplab_final_endpoint=family.deeplab_final_endpoint,
       quant_input_node='%s/%s/%s' % (scope, scope, INPUT_NAME),
-      classifier_input_node='%s/%s' % (scope, module.INPUT_NAME),
-      mean_pixel=mean_pixel,
-      default_image_size=module.DEFAULT_IMAGE_SIZE,
-      default_bn_decay=module.DEEPLAB_BN_DECAY,
+      quant_input_stats=UNIT_RANGE_INPUT_STATS if unit_range_inputs else IMAGENET_MEAN_INPUT_STATS,
+      classifier_input_node='%s/%s' % (scope, deep_backbone.INPUT_NAME),
+      mean_pixel=UNIT_RANGE_MEAN if unit_range_inputs else MEAN_RGB,
+      default_image_size=family.default_image_size,
+      default_bn_decay=family.deeplab_bn_decay,
       depth_multiplier=1.0,
-      preprocessing_name=preprocessing_name,
-      quant_exclusions=(),
-      arg_scope_fn=module.deeplab_arg_scope,
-      build_fn=functools.partial(module.deeplab_features, name),
-      classifier_fn=module.classifier(name),
-      preprocess_fn=preprocess_fn,
+      # slim's classification preprocessing of the same input range.
+      preprocessing_name='inception' if unit_range_inputs else 'vgg',
+      arg_scope_fn=functools.partial(deep_backbone.deeplab_arg_scope, family),
+      build_fn=functools.partial(deep_backbone.deeplab_features, family, name),
+      classifier_fn=deep_backbone.classifier(family, name),
+      preprocess_fn=_scale_to_unit_range if unit_range_inputs else _subtract_imagenet_mean,
   )
 
 
 def _resnet_record(name):
   # Non-beta ResNets subtract the ImageNet mean; DeepLab's beta ones take [-1, 1] inputs.
-  beta = name.endswith('_beta')
-  return _deep_backbone_record(
-      name, resnet_v1, resnet_v1.VARIANTS[name].scope,
-      mean_pixel=UNIT_RANGE_MEAN if beta else MEAN_RGB,
-      preprocess_fn=_scale_to_unit_range if beta else _subtract_imagenet_mean,
-      preprocessing_name='inception' if beta else 'vgg')
+  return _deep_backbone_record(name, resnet_v1.FAMILY, unit_range_inputs=name.endswith('_beta'))
 
 
 def _xception_record(name):
-  return _deep_backbone_record(name, xception, name, mean_pixel=UNIT_RANGE_MEAN,
-                               preprocess_fn=_scale_to_unit_range,
-                               preprocessing_name='inception')
+  return _deep_backbone_record(name, xception.FAMILY, unit_range_inputs=True)
 
 
 # All records, in the order the docs list them. Families add their records here (one entry each).
@@ -305,85 +314,20 @@ def get(name):
 
 
 def mean_pixel(model_variant=None):
-  """Returns DeepLab's padding value for `model_variant`.
+  """Returns DeepLab's padding value for `model_variant`: the record's `mean_pixel`.
 
-  As in the original, only None, resnet_v1_50 and resnet_v1_101 get the ImageNet mean; every other
-  variant gets 127.5 (which its [-1, 1] preprocessing maps to 0).
+  As in the original, None gets the ImageNet mean (as do resnet_v1_50 and resnet_v1_101, whose
+  records hold it); the [-1, 1] variants get 127.5, which their preprocessing maps to 0.
 
   Args:
     model_variant: Variant name or None.
 
   Returns:
     A list of 3 floats.
-  """
-  if model_variant in _IMAGENET_MEAN_VARIANTS:
-    return list(MEAN_RGB)
-  return list(UNIT_RANGE_MEAN)
-
-
-def extract_features(images, output_stride=8, multi_grid=None, depth_multiplier=None,
-                     divisible_by=None, final_endpoint=None, model_variant=None,
-                     weight_decay=0.0001, reuse=None, is_training=False,
-                     fine_tune_batch_norm=False, bn_decay=None, regularize_depthwise=False,
-                     preprocess_images=True, preprocessed_images_dtype=tf.float32,
-                     use_explicit_padding=False):
-  """Builds the DeepLab backbone for `model_variant`.
-
-  Args:
-    images: A [batch, height, width, channels] tensor of [0, 255] pixels.
-    output_stride: Ratio of input to output spatial resolution.
-    multi_grid: Unit rates of the last block (ResNet, Xception); ignored by MobileNet variants.
-    depth_multiplier: Channel multiplier; None uses the record's (DeepLab passes its flag).
-    divisible_by: Channel rounding; None -> 8 if depth_multiplier == 1.0 else 1.
-    final_endpoint: Last end point to build; None -> the record's deeplab_final_endpoint.
-    model_variant: Registered variant name.
-    weight_decay: L2 weight decay.
-    reuse: Reuse the backbone variables.
-    is_training: Training mode.
-    fine_tune_batch_norm: Train BN too; the backbone's BN trains only if both flags are set.
-    bn_decay: BN decay; None keeps the record's default.
-    regularize_depthwise: Xception only: one regularized separable conv op per separable conv;
-      ignored by the other families (MobileNet depthwise weights are never regularized).
-    preprocess_images: Scale images to the backbone's input range first.
-    preprocessed_images_dtype: Dtype of the preprocessed images.
-    use_explicit_padding: Pad explicitly instead of 'SAME'.
-
-  Returns:
-    (features, end_points): the last feature map and a dict of end points, each under its bare
-    name (e.g. 'layer_4/depthwise_output') and under '<scope>/<name>'.
 
   Raises:
-    ValueError: if model_variant is not registered.
+    ValueError: if `model_variant` is not registered (the message lists the valid names).
   """
-  record = get(model_variant)
-  if depth_multiplier is None:
-    depth_multiplier = record.depth_multiplier
-  if preprocess_images:
-    # At the root name scope, before the backbone scope (ops 'mul' and 'sub').
-    images = record.preprocess_fn(images, preprocessed_images_dtype)
-  if divisible_by is None:
-    divisible_by = 8 if depth_multiplier == 1.0 else 1
-  min_depth = 8 if depth_multiplier == 1.0 else 1
-  if bn_decay is None:
-    bn_decay = record.default_bn_decay
-  bn_training = is_training and fine_tune_batch_norm
-  arg_scope = record.arg_scope_fn(is_training=bn_training, weight_decay=weight_decay,
-                                  bn_decay=bn_decay)
-  with tf_slim.arg_scope(arg_scope):
-    with tf.compat.v1.variable_scope(record.scope, reuse=reuse) as scope:
-      # Re-entering the scope object nests the name scope once more, which is what names the
-      # input identity '<scope>/<scope>/input' in the original graphs.
-      with tf.compat.v1.variable_scope(scope):
-        net = tf.identity(images, INPUT_NAME)
-      features, end_points = record.build_fn(
-          net, scope=scope, depth_multiplier=depth_multiplier, divisible_by=divisible_by,
-          min_depth=min_depth, final_endpoint=final_endpoint or record.deeplab_final_endpoint,
-          output_stride=output_stride, use_explicit_padding=use_explicit_padding,
-          is_training=bn_training, multi_grid=multi_grid,
-          regularize_depthwise=regularize_depthwise)
-  # Also key every end point with the scope prefix ('MobilenetV2/layer_4/depthwise_output'), the
-  # convention of the other families, so callers can look up '<scope>/<name>' for any variant.
-  end_points = dict(end_points)
-  for key in list(end_points):
-    end_points['%s/%s' % (record.scope, key)] = end_points[key]
-  return features, end_points
+  if model_variant is None:
+    return list(MEAN_RGB)
+  return list(get(model_variant).mean_pixel)

@@ -11,6 +11,7 @@ Graph names here are checkpoint API (`conv1`, `shortcut`, `unit_%d`, `Pad`), as 
 """
 
 import collections
+import contextlib
 
 import slim  # pylint: disable=unused-import  (applies the TF 2.21 compat layer)
 import tensorflow as tf
@@ -30,6 +31,27 @@ class Block(collections.namedtuple('Block', ['scope', 'unit_fn', 'args'])):
     unit_fn: `unit_fn(net, rate=..., **unit_args) -> net`, e.g. a bottleneck.
     args: A sequence of kwargs dicts, one per unit (they all take 'stride').
   """
+
+
+@contextlib.contextmanager
+def scope_all(scope, default_scope, inputs, reuse):
+  """Opens the network's variable scope with a name scope equal to it.
+
+  Re-entering a VariableScope object would open a fresh name scope ('x_1'); resetting the name
+  scope to the original keeps op names equal to variable names (as mobilenet does).
+
+  Args:
+    scope: Variable scope (string or VariableScope) or None.
+    default_scope: Scope name used when `scope` is None.
+    inputs: The network's input tensor (for the scope's graph).
+    reuse: Reuse the variables.
+
+  Yields:
+    The VariableScope.
+  """
+  with tf.compat.v1.variable_scope(scope, default_scope, [inputs], reuse=reuse) as sc, \
+      tf.compat.v1.name_scope(sc.original_name_scope):
+    yield sc
 
 
 def fixed_padding(inputs, kernel_size, rate=1):
@@ -134,6 +156,48 @@ def stack_blocks_dense(net, blocks, output_stride=None, outputs_collections=None
   return net
 
 
+def stem_and_blocks(net, root_block, blocks, output_stride=None, root_stride=1, after_stem=None,
+                    end_points_collection=None):
+  """Builds a network body: the stem convs, `after_stem`, then the dense blocks.
+
+  Args:
+    net: The network's input tensor.
+    root_block: Stem rows (conv scope, output depth, kernel size, stride), each a `conv2d_same`.
+    blocks: A sequence of `Block` records for `stack_blocks_dense`.
+    output_stride: Ratio of input to output resolution of the whole body; None is nominal.
+    root_stride: The total stride of the stem and `after_stem`.
+    after_stem: Optional `f(net) -> net` between stem and blocks (ResNet's pool1).
+    end_points_collection: The collection the body's layers record their outputs in; its
+      content becomes the end points dict (and the collection is cleared).
+
+  Returns:
+    (net, end_points).
+
+  Raises:
+    ValueError: if output_stride is not a multiple of root_stride or cannot be reached.
+  """
+  if output_stride is not None:
+    if output_stride % root_stride != 0:
+      raise ValueError('The output_stride needs to be a multiple of %d, got %d.' %
+                       (root_stride, output_stride))
+    output_stride //= root_stride
+  for conv_scope, depth, kernel_size, stride in root_block:
+    net = conv2d_same(net, depth, kernel_size, stride=stride, scope=conv_scope)
+  if after_stem is not None:
+    net = after_stem(net)
+  net = stack_blocks_dense(net, blocks, output_stride)
+  end_points = tf_slim.utils.convert_collection_to_dict(end_points_collection,
+                                                        clear_collection=True)
+  return net, end_points
+
+
+def batch_norm_arguments(decay, epsilon, scale,
+                         updates_collections=tf.compat.v1.GraphKeys.UPDATE_OPS):
+  """The `tf_slim.batch_norm` keyword arguments of the ResNet-style arg scopes."""
+  return {'decay': decay, 'epsilon': epsilon, 'scale': scale,
+          'updates_collections': updates_collections}
+
+
 def resnet_arg_scope(weight_decay=0.0001, batch_norm_decay=0.997, batch_norm_epsilon=1e-5,
                      batch_norm_scale=True, activation_fn=tf.nn.relu, use_batch_norm=True,
                      batch_norm_updates_collections=tf.compat.v1.GraphKeys.UPDATE_OPS):
@@ -153,12 +217,8 @@ def resnet_arg_scope(weight_decay=0.0001, batch_norm_decay=0.997, batch_norm_eps
   Returns:
     An arg scope dict for `tf_slim.arg_scope`.
   """
-  batch_norm_params = {
-      'decay': batch_norm_decay,
-      'epsilon': batch_norm_epsilon,
-      'scale': batch_norm_scale,
-      'updates_collections': batch_norm_updates_collections,
-  }
+  batch_norm_params = batch_norm_arguments(batch_norm_decay, batch_norm_epsilon,
+                                           batch_norm_scale, batch_norm_updates_collections)
   with tf_slim.arg_scope(
       [tf_slim.conv2d],
       weights_regularizer=tf_slim.l2_regularizer(weight_decay),

@@ -25,6 +25,8 @@ import slim  # pylint: disable=unused-import  (applies the TF 2.21 compat layer)
 import tensorflow as tf
 import tf_slim
 
+from slim.nets import deep_backbone
+from slim.nets import partials
 from slim.nets import resnet_utils
 
 # Graph names (checkpoint API).
@@ -145,15 +147,6 @@ def resnet_v1_blocks(stage_table, multi_grid=None):
   return blocks
 
 
-@contextlib.contextmanager
-def _scope_all(scope, default_scope, inputs, reuse):
-  # Re-entering a VariableScope object would open a fresh name scope ('x_1'); resetting the name
-  # scope to the original keeps op names equal to variable names (as mobilenet does).
-  with tf.compat.v1.variable_scope(scope, default_scope, [inputs], reuse=reuse) as sc, \
-      tf.compat.v1.name_scope(sc.original_name_scope):
-    yield sc
-
-
 def resnet_v1(inputs, blocks, root_block=ROOT_BLOCK, num_classes=None, is_training=True,
               global_pool=True, output_stride=None, spatial_squeeze=True, reuse=None,
               scope=None):
@@ -181,23 +174,14 @@ def resnet_v1(inputs, blocks, root_block=ROOT_BLOCK, num_classes=None, is_traini
   Raises:
     ValueError: if output_stride is not a multiple of 4 or cannot be reached.
   """
-  with _scope_all(scope, DEFAULT_SCOPE, inputs, reuse) as sc:
+  with resnet_utils.scope_all(scope, DEFAULT_SCOPE, inputs, reuse) as sc:
     end_points_collection = sc.original_name_scope + '_end_points'
     with tf_slim.arg_scope([tf_slim.conv2d, bottleneck, resnet_utils.stack_blocks_dense],
                            outputs_collections=end_points_collection), \
         _batch_norm_mode(is_training):
-      net = inputs
-      if output_stride is not None:
-        if output_stride % ROOT_STRIDE != 0:
-          raise ValueError('The output_stride needs to be a multiple of 4, got %d.' %
-                           output_stride)
-        output_stride //= ROOT_STRIDE
-      for conv_scope, depth, kernel_size, stride in root_block:
-        net = resnet_utils.conv2d_same(net, depth, kernel_size, stride=stride, scope=conv_scope)
-      net = tf_slim.max_pool2d(net, [3, 3], stride=2, padding='SAME', scope=POOL1_NAME)
-      net = resnet_utils.stack_blocks_dense(net, blocks, output_stride)
-      end_points = tf_slim.utils.convert_collection_to_dict(end_points_collection,
-                                                            clear_collection=True)
+      net, end_points = resnet_utils.stem_and_blocks(
+          inputs, root_block, blocks, output_stride, root_stride=ROOT_STRIDE,
+          after_stem=_pool1, end_points_collection=end_points_collection)
       if global_pool:
         net = tf.reduce_mean(net, [1, 2], name=GLOBAL_POOL_NAME, keepdims=True)
         end_points[GLOBAL_POOL_END_POINT] = net
@@ -210,6 +194,10 @@ def resnet_v1(inputs, blocks, root_block=ROOT_BLOCK, num_classes=None, is_traini
           end_points['%s/%s' % (sc.name, SQUEEZE_END_POINT)] = net
         end_points[PREDICTIONS_END_POINT] = tf_slim.softmax(net, scope=PREDICTIONS_NAME)
   return net, end_points
+
+
+def _pool1(net):
+  return tf_slim.max_pool2d(net, [3, 3], stride=2, padding='SAME', scope=POOL1_NAME)
 
 
 @contextlib.contextmanager
@@ -249,43 +237,29 @@ def build_variant(variant, inputs, num_classes=None, is_training=True, global_po
                    scope=scope or spec.scope)
 
 
-def resnet_v1_50(inputs, num_classes=None, is_training=True, global_pool=True,
-                 output_stride=None, spatial_squeeze=True, multi_grid=None, reuse=None,
-                 scope='resnet_v1_50'):
-  """ResNet-50 v1 (stem conv1 7x7; blocks of 3, 4, 6, 3 units). Args/returns as `build_variant`."""
-  return build_variant('resnet_v1_50', inputs, num_classes, is_training, global_pool,
-                       output_stride, spatial_squeeze, multi_grid, reuse, scope)
+resnet_v1.default_image_size = DEFAULT_IMAGE_SIZE
+build_variant.default_image_size = DEFAULT_IMAGE_SIZE
+
+# The variants: `build_variant` with the name bound (scope None is the variant's scope).
+# pyformat: disable
+resnet_v1_50 = partials.wrapped_partial(
+    build_variant, 'resnet_v1_50',
+    doc='ResNet-50 v1 (stem conv1 7x7; blocks of 3, 4, 6, 3 units). Args/returns as '
+        '`build_variant`.')
+resnet_v1_101 = partials.wrapped_partial(
+    build_variant, 'resnet_v1_101',
+    doc='ResNet-101 v1 (blocks of 3, 4, 23, 3 units). Args/returns as `build_variant`.')
+resnet_v1_50_beta = partials.wrapped_partial(
+    build_variant, 'resnet_v1_50_beta',
+    doc="ResNet-50 v1 with DeepLab's beta stem (conv1_1..conv1_3). Args/returns as "
+        '`build_variant`.')
+resnet_v1_101_beta = partials.wrapped_partial(
+    build_variant, 'resnet_v1_101_beta',
+    doc="ResNet-101 v1 with DeepLab's beta stem. Args/returns as `build_variant`.")
+# pyformat: enable
 
 
-def resnet_v1_101(inputs, num_classes=None, is_training=True, global_pool=True,
-                  output_stride=None, spatial_squeeze=True, multi_grid=None, reuse=None,
-                  scope='resnet_v1_101'):
-  """ResNet-101 v1 (blocks of 3, 4, 23, 3 units). Args/returns as `build_variant`."""
-  return build_variant('resnet_v1_101', inputs, num_classes, is_training, global_pool,
-                       output_stride, spatial_squeeze, multi_grid, reuse, scope)
-
-
-def resnet_v1_50_beta(inputs, num_classes=None, is_training=True, global_pool=True,
-                      output_stride=None, spatial_squeeze=True, multi_grid=None, reuse=None,
-                      scope='resnet_v1_50'):
-  """ResNet-50 v1 with DeepLab's beta stem (conv1_1..conv1_3). Args/returns as `build_variant`."""
-  return build_variant('resnet_v1_50_beta', inputs, num_classes, is_training, global_pool,
-                       output_stride, spatial_squeeze, multi_grid, reuse, scope)
-
-
-def resnet_v1_101_beta(inputs, num_classes=None, is_training=True, global_pool=True,
-                       output_stride=None, spatial_squeeze=True, multi_grid=None, reuse=None,
-                       scope='resnet_v1_101'):
-  """ResNet-101 v1 with DeepLab's beta stem. Args/returns as `build_variant`."""
-  return build_variant('resnet_v1_101_beta', inputs, num_classes, is_training, global_pool,
-                       output_stride, spatial_squeeze, multi_grid, reuse, scope)
-
-
-for _fn in (resnet_v1, resnet_v1_50, resnet_v1_101, resnet_v1_50_beta, resnet_v1_101_beta):
-  _fn.default_image_size = DEFAULT_IMAGE_SIZE
-
-
-# --- DeepLab backbone and registry interface ------------------------------------------------
+# --- Facts for the registry's deep-backbone adapter (slim.nets.deep_backbone) ---------------
 
 # Batch norm of DeepLab's ResNet backbones (feature_extractor.py), not slim's classifier defaults.
 DEEPLAB_BN_DECAY = 0.95
@@ -303,95 +277,15 @@ DECODER_END_POINTS = {
 }
 DECODER_END_POINTS['resnet_v1_50_beta'] = DECODER_END_POINTS['resnet_v1_50']
 DECODER_END_POINTS['resnet_v1_101_beta'] = DECODER_END_POINTS['resnet_v1_101']
-# Name of the input identity of the classification net ('<scope>/input'), where the quantized
-# classification export starts (the original had none; an Identity adds no variables).
-INPUT_NAME = 'input'
-# End point aliases every registry classifier provides.
-LOGITS_ALIAS = 'Logits'
-PREDICTIONS_ALIAS = 'Predictions'
 
-
-def deeplab_arg_scope(is_training, weight_decay, bn_decay=DEEPLAB_BN_DECAY):
-  """DeepLab's ResNet arg scope (registry `arg_scope_fn`): BN eps 1e-5 with scale.
-
-  Args:
-    is_training: Unused: the builder sets BN's mode from its own `is_training`.
-    weight_decay: L2 weight decay.
-    bn_decay: Batch-norm decay (DeepLab: 0.95).
-
-  Returns:
-    An arg scope dict.
-  """
-  del is_training
-  return resnet_utils.resnet_arg_scope(weight_decay=weight_decay, batch_norm_decay=bn_decay,
-                                       batch_norm_epsilon=DEEPLAB_BN_EPSILON,
-                                       batch_norm_scale=True)
-
-
-def deeplab_features(variant, images, scope, depth_multiplier=1.0, final_endpoint=None,
-                     output_stride=None, is_training=False, multi_grid=None,
-                     **unused_mobilenet_kwargs):
-  """DeepLab's ResNet backbone (registry `build_fn`, bind `variant` with functools.partial).
-
-  Args:
-    variant: A key of VARIANTS.
-    images: Preprocessed input tensor.
-    scope: The open variable scope (VariableScope) of the backbone.
-    depth_multiplier: Must be 1.0 (the ResNets have no channel multiplier).
-    final_endpoint: None or 'block4' (DeepLab always builds the whole body).
-    output_stride: Output stride (multiple of 4) or None.
-    is_training: Batch-norm training mode.
-    multi_grid: Unit rates of block4 (3 values) or None.
-    **unused_mobilenet_kwargs: MobileNet-only options (divisible_by, min_depth,
-      use_explicit_padding): strided ResNet convs always pad explicitly.
-
-  Returns:
-    (features, end_points) with end points keyed by bare names ('block1/unit_2/...').
-
-  Raises:
-    ValueError: on depth_multiplier != 1, another final_endpoint, or bad stride/multi_grid.
-  """
-  if depth_multiplier not in (None, 1.0):
-    raise ValueError('%s has no depth multiplier; got depth_multiplier=%r (expected 1.0).' %
-                     (variant, depth_multiplier))
-  if final_endpoint not in (None, DEEPLAB_FINAL_ENDPOINT):
-    raise ValueError('%s builds up to %r; got final_endpoint=%r.' %
-                     (variant, DEEPLAB_FINAL_ENDPOINT, final_endpoint))
-  net, end_points = build_variant(variant, images, num_classes=None, is_training=is_training,
-                                  global_pool=False, output_stride=output_stride,
-                                  multi_grid=multi_grid, scope=scope)
-  prefix = scope.name + '/'
-  return net, {key[len(prefix):]: value for key, value in end_points.items()
-               if key.startswith(prefix)}
-
-
-def classifier(variant):
-  """Returns the registry `classifier_fn` of `variant` (slim's nets_factory behaviour).
-
-  The net is built inside `resnet_arg_scope(weight_decay=...)` (slim's BN decay 0.997) after an
-  identity '<scope>/input'; end points get the 'Logits' and 'Predictions' aliases.
-
-  Args:
-    variant: A key of VARIANTS.
-
-  Returns:
-    `f(images, num_classes, is_training=False, weight_decay=0.0, depth_multiplier=None,
-    reuse=None, bn_decay=None) -> (logits, end_points)` (bn_decay None keeps slim's 0.997).
-  """
-  def classifier_fn(images, num_classes, is_training=False, weight_decay=0.0,
-                    depth_multiplier=None, reuse=None, bn_decay=None):
-    if depth_multiplier not in (None, 1.0):
-      raise ValueError('%s has no depth multiplier; got depth_multiplier=%r (expected 1.0).' %
-                       (variant, depth_multiplier))
-    decay = {} if bn_decay is None else {'batch_norm_decay': bn_decay}
-    with tf_slim.arg_scope(resnet_utils.resnet_arg_scope(weight_decay=weight_decay, **decay)):
-      with tf.compat.v1.variable_scope(VARIANTS[variant].scope, reuse=reuse) as sc:
-        net = tf.identity(images, INPUT_NAME)
-        logits, end_points = build_variant(variant, net, num_classes, is_training=is_training,
-                                           scope=sc)
-    end_points = dict(end_points)
-    end_points[LOGITS_ALIAS] = logits
-    end_points[PREDICTIONS_ALIAS] = end_points[PREDICTIONS_END_POINT]
-    return logits, end_points
-  classifier_fn.default_image_size = DEFAULT_IMAGE_SIZE
-  return classifier_fn
+FAMILY = deep_backbone.DeepFamily(
+    build_variant=build_variant,
+    arg_scope=resnet_utils.resnet_arg_scope,
+    scopes={name: spec.scope for name, spec in VARIANTS.items()},
+    decoder_end_points=DECODER_END_POINTS,
+    deeplab_final_endpoint=DEEPLAB_FINAL_ENDPOINT,
+    deeplab_bn_decay=DEEPLAB_BN_DECAY,
+    deeplab_bn_epsilon=DEEPLAB_BN_EPSILON,
+    default_image_size=DEFAULT_IMAGE_SIZE,
+    predictions_end_point=PREDICTIONS_END_POINT,
+)

@@ -21,23 +21,19 @@ What is counted (`graph_stats`):
   ReduceMean, ResizeNearestNeighbor and every other op. This is the convention of the published
   MobileNet (300M for V2 1.0 at 224, 217M for V3-Large) and DeepLab model zoo figures.
 
-CLI:
-  python -m slim.nets.stats --model_variant=mobilenet_v2 --depth_multiplier=1.0 \
-      --input_size=513 --output_stride=16 --deeplab
-builds DeepLab's inference graph (deeplab.model.predict_labels with the original MobileNetV2 recipe:
-no ASPP atrous rates, image pooling, no decoder, 21 classes); without --deeplab it builds the
-registry's classification net (1001 classes) at --input_size (default: the record's size).
+CLI (classification nets; DeepLab's inference graph is counted by `python -m deeplab.stats`):
+  python -m slim.nets.stats --model_variant=mobilenet_v3_small --input_size=224
+builds the registry's classification net (1001 classes) at --input_size (default: the record's
+size) and --depth_multiplier (default: the record's) and prints its counts.
 """
 
-import os
-import sys
+import dataclasses
 
-if __name__ == '__main__' and __package__ in (None, ''):
-  # Run by path: make the repository root importable.
-  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+import slim  # pylint: disable=unused-import  (applies the TF 2.21 compat layer)
+import tensorflow as tf
 
-import slim  # pylint: disable=unused-import,g-import-not-at-top  (applies the TF 2.21 compat layer)
-import tensorflow as tf  # pylint: disable=g-import-not-at-top
+from slim.nets import registry
+from slim.runtime import options
 
 # Op types whose multiply-adds are counted (see the module docstring).
 CONV2D = 'Conv2D'
@@ -50,8 +46,7 @@ COUNTED_OP_TYPES = (CONV2D, DEPTHWISE, MATMUL, CONV2D_TRANSPOSE, RESIZE_BILINEAR
 RESIZE_BILINEAR_MADDS_PER_OUTPUT = 4
 # Name scope of the training gradients (never counted).
 GRADIENTS_SCOPE = 'gradients'
-# Number of classes of the original recipes the CLI reproduces.
-DEEPLAB_NUM_CLASSES = 21
+# Number of classes of the ImageNet classification checkpoints the CLI reproduces.
 CLASSIFICATION_NUM_CLASSES = 1001
 
 
@@ -70,6 +65,13 @@ def _product(values):
   return result
 
 
+def _windowed_madds(op, spatial_input, what, kernel_dims):
+  """prod(spatial tensor dims) * prod(first `kernel_dims` filter dims), per example."""
+  spatial = _static_shape(spatial_input, what)
+  kernel = _static_shape(op.inputs[1], 'filter')
+  return _product(spatial[1:]) * _product(kernel[:kernel_dims])
+
+
 def op_madds(op):
   """Returns the per-example multiply-adds of one op (0 for op types that are not counted).
 
@@ -83,23 +85,18 @@ def op_madds(op):
     ValueError: if a counted op has an unknown (non-batch) dimension.
   """
   if op.type == CONV2D:
-    out = _static_shape(op.outputs[0], 'output')
-    kernel = _static_shape(op.inputs[1], 'filter')
-    return _product(out[1:]) * _product(kernel[:3])
+    return _windowed_madds(op, op.outputs[0], 'output', 3)
   if op.type == DEPTHWISE:
-    out = _static_shape(op.outputs[0], 'output')
-    kernel = _static_shape(op.inputs[1], 'filter')
-    return _product(out[1:]) * kernel[0] * kernel[1]
+    return _windowed_madds(op, op.outputs[0], 'output', 2)
+  if op.type == CONV2D_TRANSPOSE:
+    # Every input (out_backprop) element is spread over a k_h x k_w x out_c window.
+    return _windowed_madds(op, op.inputs[2], 'out_backprop', 3)
   if op.type == MATMUL:
     a = _static_shape(op.inputs[0], 'input a')
     out = _static_shape(op.outputs[0], 'output')
     inner = a[0] if op.get_attr('transpose_a') else a[1]
     # Per example: one row of the product for a [batch, k] input.
     return out[1] * inner
-  if op.type == CONV2D_TRANSPOSE:
-    grad = _static_shape(op.inputs[2], 'out_backprop')
-    kernel = _static_shape(op.inputs[1], 'filter')
-    return _product(grad[1:]) * _product(kernel[:3])
   if op.type == RESIZE_BILINEAR:
     out = _static_shape(op.outputs[0], 'output')
     return _product(out[1:]) * RESIZE_BILINEAR_MADDS_PER_OUTPUT
@@ -155,40 +152,11 @@ def build_classifier(model_variant, input_size=None, depth_multiplier=None,
   Returns:
     (logits, end_points).
   """
-  from slim.nets import registry  # pylint: disable=g-import-not-at-top
   record = registry.get(model_variant)
   size = input_size or record.default_image_size
   images = tf.compat.v1.placeholder(tf.float32, [1, size, size, 3], name='images')
   return record.classifier_fn(images, num_classes, is_training=False,
                               depth_multiplier=depth_multiplier)
-
-
-def build_deeplab(model_variant, input_size=513, depth_multiplier=1.0, output_stride=16,
-                  num_classes=DEEPLAB_NUM_CLASSES):
-  """Builds DeepLab's inference graph with the original MobileNetV2 recipe in the default graph.
-
-  The recipe of the model zoo's MobileNetV2 rows: no ASPP atrous rates, image-level pooling,
-  ASPP with batch norm and concat projection, no decoder.
-
-  Args:
-    model_variant: Registry name of the backbone.
-    input_size: Square crop size.
-    depth_multiplier: Backbone multiplier.
-    output_stride: Backbone output stride.
-    num_classes: Number of semantic classes.
-
-  Returns:
-    The predictions dict of deeplab.model.predict_labels.
-  """
-  from deeplab import common  # pylint: disable=g-import-not-at-top
-  from deeplab import model  # pylint: disable=g-import-not-at-top
-  options = common.ModelOptions(
-      outputs_to_num_classes={common.OUTPUT_TYPE: num_classes},
-      crop_size=[input_size, input_size], atrous_rates=None, output_stride=output_stride,
-      model_variant=model_variant, depth_multiplier=depth_multiplier,
-      add_image_level_feature=True, decoder_output_stride=None)
-  images = tf.compat.v1.placeholder(tf.float32, [1, input_size, input_size, 3], name='images')
-  return model.predict_labels(images, options)
 
 
 def format_stats(stats):
@@ -202,49 +170,51 @@ def format_stats(stats):
                                               human(stats['madds']), stats['madds'])
 
 
-def main(argv):
-  """Entry point: builds the requested graph and prints its stats."""
-  del argv
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  f = flags.FLAGS
-  # Unset flags keep the record's/recipe's defaults (deeplab.common owns some of these flags).
-  depth_multiplier = f.depth_multiplier if f['depth_multiplier'].present else None
-  input_size = f.input_size
+@dataclasses.dataclass
+class StatsOptions:
+  """Flags of `python -m slim.nets.stats`."""
+  model_variant: str = options.flag('mobilenet_v2', 'slim.nets.registry name.', kind='enum',
+                                    enum_values=registry.names())
+  input_size: int = options.flag(None, "Square input size (default: the record's).",
+                                 kind='integer')
+  depth_multiplier: float = options.flag(None, "Channel multiplier (default: the record's).",
+                                         kind='float')
+
+
+def describe(model_variant, what, depth_multiplier, input_size, stats):
+  """Returns the CLI's one-line report, e.g. 'mobilenet_v2 classification ...: params: ...'.
+
+  Args:
+    model_variant: Registry name.
+    what: What was built (e.g. 'classification', 'DeepLab OS16').
+    depth_multiplier: The multiplier asked for (None prints 'default').
+    input_size: The input size asked for (None prints 'default').
+    stats: A `graph_stats` dict.
+
+  Returns:
+    The line.
+  """
+  return '%s %s depth_multiplier=%s input=%s: %s' % (
+      model_variant, what, 'default' if depth_multiplier is None else depth_multiplier,
+      input_size or 'default', format_stats(stats))
+
+
+def run(opts):
+  """Builds the classification net of `opts` (a StatsOptions) and returns the report line."""
   graph = tf.Graph()
   with graph.as_default():
-    if f.deeplab:
-      build_deeplab(f.model_variant, input_size=input_size or 513,
-                    depth_multiplier=depth_multiplier or 1.0, output_stride=f.output_stride)
-      what = 'DeepLab OS%d' % f.output_stride
-    else:
-      build_classifier(f.model_variant, input_size=input_size,
-                       depth_multiplier=depth_multiplier)
-      what = 'classification'
-  stats = graph_stats(graph)
-  print('%s %s depth_multiplier=%s input=%s: %s' % (
-      f.model_variant, what, depth_multiplier or 'default', input_size or 'default',
-      format_stats(stats)))
+    build_classifier(opts.model_variant, input_size=opts.input_size,
+                     depth_multiplier=opts.depth_multiplier)
+  return describe(opts.model_variant, 'classification', opts.depth_multiplier, opts.input_size,
+                  graph_stats(graph))
 
 
-def _define_flags():
-  """Defines the CLI flags; deeplab.common already defines some of them under the same names."""
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  from deeplab import common  # pylint: disable=g-import-not-at-top,unused-import
-  f = flags.FLAGS
-  if 'model_variant' not in f:
-    flags.DEFINE_string('model_variant', 'mobilenet_v2', 'slim.nets.registry name.')
-  if 'depth_multiplier' not in f:
-    flags.DEFINE_float('depth_multiplier', 1.0, 'Channel multiplier.')
-  if 'output_stride' not in f:
-    flags.DEFINE_integer('output_stride', 16, 'DeepLab output stride (with --deeplab).')
-  flags.DEFINE_integer('input_size', None,
-                       'Square input size (default: 513 for --deeplab, else the record\'s).')
-  flags.DEFINE_boolean('deeplab', False, 'Count DeepLab\'s inference graph instead of the '
-                       'classification net (an unset --depth_multiplier means the record\'s '
-                       'multiplier for classification and 1.0 for DeepLab).')
+def main():
+  """Entry point: parses the flags, prints the stats line."""
+  from absl import app  # pylint: disable=g-import-not-at-top
+  options.define_flags(StatsOptions)
+  app.run(lambda argv: print(run(options.from_flags(StatsOptions))))
 
 
 if __name__ == '__main__':
-  from absl import app  # pylint: disable=g-import-not-at-top
-  _define_flags()
-  app.run(main)
+  main()

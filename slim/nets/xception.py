@@ -26,12 +26,13 @@ Usage:
 """
 
 import collections
-import contextlib
 
 import slim  # pylint: disable=unused-import  (applies the TF 2.21 compat layer)
 import tensorflow as tf
 import tf_slim
 
+from slim.nets import deep_backbone
+from slim.nets import partials
 from slim.nets import resnet_utils
 
 # Graph names (checkpoint API).
@@ -244,15 +245,6 @@ def xception_blocks(block_table, multi_grid=None, regularize_depthwise=False):
   return blocks
 
 
-@contextlib.contextmanager
-def _scope_all(scope, default_scope, inputs, reuse):
-  # Re-entering a VariableScope object would open a fresh name scope ('x_1'); resetting the name
-  # scope to the original keeps op names equal to variable names (as mobilenet does).
-  with tf.compat.v1.variable_scope(scope, default_scope, [inputs], reuse=reuse) as sc, \
-      tf.compat.v1.name_scope(sc.original_name_scope):
-    yield sc
-
-
 def xception(inputs, blocks, num_classes=None, is_training=True, global_pool=True,
              keep_prob=0.5, output_stride=None, spatial_squeeze=True, reuse=None, scope=None):
   """Builds an Xception network from xception-module blocks.
@@ -278,23 +270,15 @@ def xception(inputs, blocks, num_classes=None, is_training=True, global_pool=Tru
   Raises:
     ValueError: if output_stride is odd or cannot be reached.
   """
-  with _scope_all(scope, DEFAULT_SCOPE, inputs, reuse) as sc:
+  with resnet_utils.scope_all(scope, DEFAULT_SCOPE, inputs, reuse) as sc:
     end_points_collection = sc.original_name_scope + 'end_points'
     with tf_slim.arg_scope([tf_slim.conv2d, tf_slim.separable_conv2d, xception_module,
                             resnet_utils.stack_blocks_dense],
                            outputs_collections=end_points_collection), \
         tf_slim.arg_scope([tf_slim.batch_norm], is_training=is_training):
-      net = inputs
-      if output_stride is not None:
-        if output_stride % ROOT_STRIDE != 0:
-          raise ValueError('The output_stride needs to be a multiple of 2, got %d.' %
-                           output_stride)
-        output_stride //= ROOT_STRIDE
-      for conv_scope, depth, kernel_size, stride in ROOT_BLOCK:
-        net = resnet_utils.conv2d_same(net, depth, kernel_size, stride=stride, scope=conv_scope)
-      net = resnet_utils.stack_blocks_dense(net, blocks, output_stride)
-      end_points = tf_slim.utils.convert_collection_to_dict(end_points_collection,
-                                                            clear_collection=True)
+      net, end_points = resnet_utils.stem_and_blocks(
+          inputs, ROOT_BLOCK, blocks, output_stride, root_stride=ROOT_STRIDE,
+          end_points_collection=end_points_collection)
       if global_pool:
         net = tf.reduce_mean(net, [1, 2], name=GLOBAL_POOL_NAME, keepdims=True)
         end_points[GLOBAL_POOL_NAME] = net
@@ -339,35 +323,22 @@ def build_variant(variant, inputs, num_classes=None, is_training=True, global_po
                   spatial_squeeze=spatial_squeeze, reuse=reuse, scope=scope or variant)
 
 
-def xception_65(inputs, num_classes=None, is_training=True, global_pool=True, keep_prob=0.5,
-                output_stride=None, spatial_squeeze=True, regularize_depthwise=False,
-                multi_grid=None, reuse=None, scope='xception_65'):
-  """Xception-65 (entry flow 3 blocks, middle flow 16 units). Args/returns as `build_variant`."""
-  return build_variant('xception_65', inputs, num_classes, is_training, global_pool, keep_prob,
-                       output_stride, spatial_squeeze, regularize_depthwise, multi_grid, reuse,
-                       scope)
+xception.default_image_size = DEFAULT_IMAGE_SIZE
+build_variant.default_image_size = DEFAULT_IMAGE_SIZE
 
-
-def xception_41(inputs, num_classes=None, is_training=True, global_pool=True, keep_prob=0.5,
-                output_stride=None, spatial_squeeze=True, regularize_depthwise=False,
-                multi_grid=None, reuse=None, scope='xception_41'):
-  """Xception-41 (middle flow 8 units). Args/returns as `build_variant`."""
-  return build_variant('xception_41', inputs, num_classes, is_training, global_pool, keep_prob,
-                       output_stride, spatial_squeeze, regularize_depthwise, multi_grid, reuse,
-                       scope)
-
-
-def xception_71(inputs, num_classes=None, is_training=True, global_pool=True, keep_prob=0.5,
-                output_stride=None, spatial_squeeze=True, regularize_depthwise=False,
-                multi_grid=None, reuse=None, scope='xception_71'):
-  """Xception-71 (entry flow 5 blocks). Args/returns as `build_variant`."""
-  return build_variant('xception_71', inputs, num_classes, is_training, global_pool, keep_prob,
-                       output_stride, spatial_squeeze, regularize_depthwise, multi_grid, reuse,
-                       scope)
-
-
-for _fn in (xception, xception_41, xception_65, xception_71):
-  _fn.default_image_size = DEFAULT_IMAGE_SIZE
+# The variants: `build_variant` with the name bound (scope None is the variant name).
+# pyformat: disable
+xception_41 = partials.wrapped_partial(
+    build_variant, 'xception_41',
+    doc='Xception-41 (middle flow 8 units). Args/returns as `build_variant`.')
+xception_65 = partials.wrapped_partial(
+    build_variant, 'xception_65',
+    doc='Xception-65 (entry flow 3 blocks, middle flow 16 units). Args/returns as '
+        '`build_variant`.')
+xception_71 = partials.wrapped_partial(
+    build_variant, 'xception_71',
+    doc='Xception-71 (entry flow 5 blocks). Args/returns as `build_variant`.')
+# pyformat: enable
 
 
 def xception_arg_scope(weight_decay=0.00004, batch_norm_decay=0.9997, batch_norm_epsilon=0.001,
@@ -389,11 +360,8 @@ def xception_arg_scope(weight_decay=0.00004, batch_norm_decay=0.9997, batch_norm
   Returns:
     An arg scope dict for `tf_slim.arg_scope`.
   """
-  batch_norm_params = {
-      'decay': batch_norm_decay,
-      'epsilon': batch_norm_epsilon,
-      'scale': batch_norm_scale,
-  }
+  batch_norm_params = resnet_utils.batch_norm_arguments(batch_norm_decay, batch_norm_epsilon,
+                                                        batch_norm_scale)
   depthwise_regularizer = tf_slim.l2_regularizer(weight_decay) if regularize_depthwise else None
   with tf_slim.arg_scope(
       [tf_slim.conv2d, tf_slim.separable_conv2d],
@@ -412,7 +380,7 @@ def xception_arg_scope(weight_decay=0.00004, batch_norm_decay=0.9997, batch_norm
             return arg_sc
 
 
-# --- DeepLab backbone and registry interface ------------------------------------------------
+# --- Facts for the registry's deep-backbone adapter (slim.nets.deep_backbone) ---------------
 
 # Batch norm of DeepLab's Xception backbones (feature_extractor.py).
 DEEPLAB_BN_DECAY = 0.9997
@@ -431,98 +399,17 @@ DECODER_END_POINTS = {
                     8: 'entry_flow/block5/unit_1/xception_module/separable_conv2_pointwise',
                     16: 'exit_flow/block1/unit_1/xception_module/separable_conv2_pointwise'},
 }
-# Name of the input identity of the classification net ('<scope>/input').
-INPUT_NAME = 'input'
-# End point aliases every registry classifier provides.
-LOGITS_ALIAS = 'Logits'
-PREDICTIONS_ALIAS = 'Predictions'
 
-
-def deeplab_arg_scope(is_training, weight_decay, bn_decay=DEEPLAB_BN_DECAY,
-                      regularize_depthwise=False):
-  """DeepLab's Xception arg scope (registry `arg_scope_fn`): BN eps 1e-3 with scale.
-
-  Args:
-    is_training: Unused: the builder sets BN's mode from its own `is_training`.
-    weight_decay: L2 weight decay.
-    bn_decay: Batch-norm decay (DeepLab: 0.9997).
-    regularize_depthwise: Also regularize the (fused) separable convs' depthwise weights.
-
-  Returns:
-    An arg scope dict.
-  """
-  del is_training
-  return xception_arg_scope(weight_decay=weight_decay, batch_norm_decay=bn_decay,
-                            batch_norm_epsilon=DEEPLAB_BN_EPSILON, batch_norm_scale=True,
-                            regularize_depthwise=regularize_depthwise)
-
-
-def deeplab_features(variant, images, scope, depth_multiplier=1.0, final_endpoint=None,
-                     output_stride=None, is_training=False, multi_grid=None,
-                     regularize_depthwise=False, **unused_mobilenet_kwargs):
-  """DeepLab's Xception backbone (registry `build_fn`, bind `variant` with functools.partial).
-
-  Args:
-    variant: A key of VARIANTS.
-    images: Preprocessed input tensor.
-    scope: The open variable scope (VariableScope) of the backbone.
-    depth_multiplier: Must be 1.0 (no channel multiplier).
-    final_endpoint: None or 'exit_flow/block2' (DeepLab always builds the whole body).
-    output_stride: Output stride (even) or None.
-    is_training: Batch-norm training mode.
-    multi_grid: Rates of the exit_flow/block2 separable convs (3 values) or None.
-    regularize_depthwise: Fused, regularized separable convs (different variable names).
-    **unused_mobilenet_kwargs: MobileNet-only options (divisible_by, min_depth,
-      use_explicit_padding): strided Xception convs always pad explicitly.
-
-  Returns:
-    (features, end_points) with end points keyed by bare names ('entry_flow/block2/...').
-
-  Raises:
-    ValueError: on depth_multiplier != 1, another final_endpoint, or bad stride/multi_grid.
-  """
-  if depth_multiplier not in (None, 1.0):
-    raise ValueError('%s has no depth multiplier; got depth_multiplier=%r (expected 1.0).' %
-                     (variant, depth_multiplier))
-  if final_endpoint not in (None, DEEPLAB_FINAL_ENDPOINT):
-    raise ValueError('%s builds up to %r; got final_endpoint=%r.' %
-                     (variant, DEEPLAB_FINAL_ENDPOINT, final_endpoint))
-  net, end_points = build_variant(variant, images, num_classes=None, is_training=is_training,
-                                  global_pool=False, output_stride=output_stride,
-                                  regularize_depthwise=regularize_depthwise,
-                                  multi_grid=multi_grid, scope=scope)
-  prefix = scope.name + '/'
-  return net, {key[len(prefix):]: value for key, value in end_points.items()
-               if key.startswith(prefix)}
-
-
-def classifier(variant):
-  """Returns the registry `classifier_fn` of `variant`.
-
-  The net is built inside `xception_arg_scope(weight_decay=...)` after an identity
-  '<scope>/input'; end points get the 'Logits' and 'Predictions' aliases.
-
-  Args:
-    variant: A key of VARIANTS.
-
-  Returns:
-    `f(images, num_classes, is_training=False, weight_decay=0.0, depth_multiplier=None,
-    reuse=None) -> (logits, end_points)`.
-  """
-  def classifier_fn(images, num_classes, is_training=False, weight_decay=0.0,
-                    depth_multiplier=None, reuse=None, bn_decay=None):
-    if depth_multiplier not in (None, 1.0):
-      raise ValueError('%s has no depth multiplier; got depth_multiplier=%r (expected 1.0).' %
-                       (variant, depth_multiplier))
-    decay = {} if bn_decay is None else {'batch_norm_decay': bn_decay}
-    with tf_slim.arg_scope(xception_arg_scope(weight_decay=weight_decay, **decay)):
-      with tf.compat.v1.variable_scope(variant, reuse=reuse) as sc:
-        net = tf.identity(images, INPUT_NAME)
-        logits, end_points = build_variant(variant, net, num_classes, is_training=is_training,
-                                           scope=sc)
-    end_points = dict(end_points)
-    end_points[LOGITS_ALIAS] = logits
-    end_points[PREDICTIONS_ALIAS] = end_points[PREDICTIONS_NAME]
-    return logits, end_points
-  classifier_fn.default_image_size = DEFAULT_IMAGE_SIZE
-  return classifier_fn
+# The variant name is also its variable scope.
+FAMILY = deep_backbone.DeepFamily(
+    build_variant=build_variant,
+    arg_scope=xception_arg_scope,
+    scopes={name: name for name in VARIANTS},
+    decoder_end_points=DECODER_END_POINTS,
+    deeplab_final_endpoint=DEEPLAB_FINAL_ENDPOINT,
+    deeplab_bn_decay=DEEPLAB_BN_DECAY,
+    deeplab_bn_epsilon=DEEPLAB_BN_EPSILON,
+    default_image_size=DEFAULT_IMAGE_SIZE,
+    predictions_end_point=PREDICTIONS_NAME,
+    regularize_depthwise_option=True,
+)

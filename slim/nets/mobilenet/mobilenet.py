@@ -3,16 +3,29 @@
 A conv_defs dict is `{'defaults': {(fn, ...): kwargs}, 'overrides'?: {...}, 'spec': [op(...), ...]}`.
 The builder applies `defaults` as nested arg scopes, then calls each op in turn, applying the depth
 multiplier and turning strides into atrous rates once the requested output stride is reached.
+
+Two layers, one builder pair each:
+- `mobilenet_base` / `mobilenet` (slim's library API): a table and a raw `multiplier`.
+- `module_mobilenet_base` / `module_mobilenet`: the public `mobilenet_base` / `mobilenet` of
+  mobilenet_v2, mobilenet_v3 and mobilenet_multi_avg, which are these two functions with the
+  module's `ModuleDefaults` (scope, default table, finegrain rule) bound by `wrapped_partial`:
+
+    mobilenet = lib.wrapped_partial(lib.module_mobilenet, DEFAULTS)
 """
 
 import collections
 import contextlib
 import copy
+import dataclasses
 import os
 
 import slim  # pylint: disable=unused-import  (applies the TF 2.21 compat layer)
 import tensorflow as tf
 import tf_slim
+
+from slim.nets import partials
+
+wrapped_partial = partials.wrapped_partial
 
 # Default variable scope of a net built without an explicit scope.
 DEFAULT_SCOPE = 'Mobilenet'
@@ -341,3 +354,96 @@ def mobilenet(inputs, num_classes=1001, prediction_fn=tf_slim.softmax, reuse=Non
     if prediction_fn:
       end_points[PREDICTIONS_NAME] = prediction_fn(logits, PREDICTIONS_NAME)
   return logits, end_points
+
+
+# Classification input size of every MobileNet (nets_factory's default_image_size).
+DEFAULT_IMAGE_SIZE = 224
+
+
+@dataclasses.dataclass(frozen=True)
+class ModuleDefaults:
+  """What a MobileNet module (V2, V3, Multi-AVG) fixes for its `mobilenet`/`mobilenet_base`.
+
+  Attributes:
+    scope: The module's variable scope (fixed by its checkpoints), used when `scope` is None.
+    conv_defs: The module's default architecture table, used when `conv_defs` is None.
+    finegrain_below_one_only: Finegrain classification mode keeps the last conv at full width
+      only for depth multipliers below 1 (MobileNetV2), instead of for every multiplier
+      (MobileNetV3).
+  """
+  scope: str
+  conv_defs: dict = dataclasses.field(repr=False, compare=False)
+  finegrain_below_one_only: bool = False
+
+
+def _keep_full_width(params, multiplier):
+  """A multiplier_func that leaves the op's channel count unscaled (finegrain mode)."""
+  del params, multiplier
+
+
+def _module_table(defaults, conv_defs, activation_fn=None):
+  """A private copy of `conv_defs` (default: the module's), with the default activation replaced."""
+  conv_defs = copy.deepcopy(defaults.conv_defs if conv_defs is None else conv_defs)
+  if activation_fn:
+    conv_key = (tf_slim.conv2d, tf_slim.fully_connected, tf_slim.separable_conv2d)
+    conv_defs['defaults'][conv_key] = dict(conv_defs['defaults'].get(conv_key, {}),
+                                           activation_fn=activation_fn)
+  return conv_defs
+
+
+def module_mobilenet_base(defaults, input_tensor, depth_multiplier=1.0, scope=None,
+                          conv_defs=None, min_depth=None, divisible_by=None, **kwargs):
+  """Builds a MobileNet module's feature layers (no classifier); bind `defaults` with a partial.
+
+  Args:
+    defaults: The module's `ModuleDefaults` (bound by the module).
+    input_tensor: A 4-D NHWC float tensor.
+    depth_multiplier: Channel multiplier for every layer.
+    scope: Variable scope (string or VariableScope); None is the module's.
+    conv_defs: Architecture table; None is the module's default table.
+    min_depth: Minimum channel count after the multiplier (None keeps the default 8).
+    divisible_by: Channel rounding after the multiplier (None keeps the default 8).
+    **kwargs: Passed to `mobilenet_base` (final_endpoint, output_stride, use_explicit_padding,
+      is_training).
+
+  Returns:
+    (net, end_points) as `mobilenet_base`.
+  """
+  with depth_multiplier_scope(min_depth=min_depth, divisible_by=divisible_by):
+    return mobilenet_base(input_tensor, conv_defs=_module_table(defaults, conv_defs),
+                          multiplier=depth_multiplier, scope=scope or defaults.scope, **kwargs)
+
+
+def module_mobilenet(defaults, input_tensor, num_classes=1001, depth_multiplier=1.0, scope=None,
+                     conv_defs=None, finegrain_classification_mode=False, min_depth=None,
+                     divisible_by=None, activation_fn=None, **kwargs):
+  """Builds a MobileNet module's classifier (base + global pool + logits); bind `defaults`.
+
+  Args:
+    defaults: The module's `ModuleDefaults` (bound by the module).
+    input_tensor: A 4-D NHWC float tensor.
+    num_classes: Logits width (1001 for the ImageNet checkpoints); 0/None returns the embedding.
+    depth_multiplier: Channel multiplier for every layer.
+    scope: Variable scope; None is the module's.
+    conv_defs: Architecture table; None is the module's default table.
+    finegrain_classification_mode: Keep the last conv at its full width (e.g. 1280) whatever
+      the multiplier, as the released 0.35/0.5 checkpoints do (MobileNetV2: only for
+      multipliers below 1).
+    min_depth: Minimum channel count after the multiplier (None keeps the default 8).
+    divisible_by: Channel rounding after the multiplier (None keeps the default 8).
+    activation_fn: Replaces the table's default conv activation if set (e.g. relu6 in V2).
+    **kwargs: Passed to `mobilenet` (is_training, reuse, prediction_fn, base_only, ...).
+
+  Returns:
+    (logits, end_points) as `mobilenet`.
+  """
+  conv_defs = _module_table(defaults, conv_defs, activation_fn)
+  if finegrain_classification_mode and (depth_multiplier < 1 or
+                                        not defaults.finegrain_below_one_only):
+    conv_defs['spec'][-1] = conv_defs['spec'][-1]._replace(multiplier_func=_keep_full_width)
+  with depth_multiplier_scope(min_depth=min_depth, divisible_by=divisible_by):
+    return mobilenet(input_tensor, num_classes=num_classes, conv_defs=conv_defs,
+                     scope=scope or defaults.scope, multiplier=depth_multiplier, **kwargs)
+
+
+module_mobilenet.default_image_size = DEFAULT_IMAGE_SIZE

@@ -12,15 +12,12 @@ last stage (blocks 14-16: k5, 96 filters, expansions 2, 4, 4) and its 1x1 conv h
 (DeepLab final end point 'layer_18'); for classification it keeps the pool + 1280 head.
 """
 
-import copy
-import functools
-
 import slim  # pylint: disable=unused-import  (applies the TF 2.21 compat layer)
-import tensorflow as tf
 import tf_slim
 
 from slim.nets.mobilenet import conv_blocks as ops
 from slim.nets.mobilenet import mobilenet as lib
+from slim.nets.mobilenet import mobilenet_v3
 
 op = lib.op
 expand_input = ops.expand_input_by_factor
@@ -35,15 +32,9 @@ def _ib(ef, n, k, s=1):
             num_outputs=n)
 
 
-# Architecture defaults: BN everywhere, ReLU, residual blocks (training settings: training_scope).
-DEFAULTS = {
-    (ops.expanded_conv,): dict(normalizer_fn=tf_slim.batch_norm, residual=True),
-    (tf_slim.conv2d, tf_slim.fully_connected, tf_slim.separable_conv2d): {
-        'normalizer_fn': tf_slim.batch_norm,
-        'activation_fn': tf.nn.relu,
-    },
-    (tf_slim.batch_norm,): {'center': True, 'scale': True},
-}
+# Architecture defaults: MobileNetV3's (BN everywhere, ReLU, residual blocks); the blocks above
+# pass no h-swish or squeeze-excite. Training settings are training_scope's.
+DEFAULTS = mobilenet_v3.DEFAULTS
 
 # The last stage (blocks 13-16) and the head differ between the two tables.
 _STEM_AND_STAGES_1_TO_4 = [
@@ -73,70 +64,39 @@ def _head(last_conv_channels):
   ]
 
 
-# pyformat: disable
-MULTI_AVG = dict(
-    defaults=dict(DEFAULTS),
-    spec=_STEM_AND_STAGES_1_TO_4 + [
-        _ib(4, 192, 5),
-        _ib(4, 192, 5),
-        _ib(4, 192, 5),
-    ] + _head(960))
-
-MULTI_AVG_SEG = dict(
-    defaults=dict(DEFAULTS),
-    spec=_STEM_AND_STAGES_1_TO_4 + [
-        _ib(2, 96, 5),
-        _ib(4, 96, 5),
-        _ib(4, 96, 5),
-    ] + _head(448))
-# pyformat: enable
+def _table(last_stage, last_conv_channels):
+  """A Multi-AVG table: the shared stem and stages 1-4, then `last_stage` and the head."""
+  return dict(defaults=dict(DEFAULTS),
+              spec=_STEM_AND_STAGES_1_TO_4 + last_stage + _head(last_conv_channels))
 
 
-def mobilenet(input_tensor, num_classes=1001, depth_multiplier=1.0, scope=SCOPE, conv_defs=None,
-              min_depth=None, divisible_by=None, **kwargs):
-  """Builds a Multi-HW-AVG classifier (MULTI_AVG by default).
+# Last stage (blocks 14-16) and the 1x1 conv after it: the classification net ...
+MULTI_AVG = _table([_ib(4, 192, 5), _ib(4, 192, 5), _ib(4, 192, 5)], 960)
+# ... and MOSAIC's Seg backbone (last stage halved, expansions 2, 4, 4).
+MULTI_AVG_SEG = _table([_ib(2, 96, 5), _ib(4, 96, 5), _ib(4, 96, 5)], 448)
 
-  Args:
-    input_tensor: A 4-D NHWC float tensor.
-    num_classes: Logits width; 0/None returns the embedding.
-    depth_multiplier: Channel multiplier.
-    scope: Variable scope.
-    conv_defs: Architecture table.
-    min_depth: Minimum channels after the multiplier (None keeps 8).
-    divisible_by: Channel rounding (None keeps 8).
-    **kwargs: Passed to `mobilenet.mobilenet` (is_training, reuse, ...).
+# What this module fixes for the shared builders.
+MODULE_DEFAULTS = lib.ModuleDefaults(scope=SCOPE, conv_defs=MULTI_AVG,
+                                     finegrain_below_one_only=True)
 
-  Returns:
-    (logits, end_points) as `mobilenet.mobilenet`.
-  """
-  with lib.depth_multiplier_scope(min_depth=min_depth, divisible_by=divisible_by):
-    return lib.mobilenet(input_tensor, num_classes=num_classes,
-                         conv_defs=copy.deepcopy(conv_defs or MULTI_AVG), scope=scope,
-                         multiplier=depth_multiplier, **kwargs)
+mobilenet = lib.wrapped_partial(
+    lib.module_mobilenet, MODULE_DEFAULTS,
+    doc="""A Multi-HW-AVG classifier: scope 'MobilenetMultiAVG', table `MULTI_AVG` by default.
 
+    Args and returns as `mobilenet.module_mobilenet` (without `defaults`).
+    """)
 
-def mobilenet_base(input_tensor, depth_multiplier=1.0, scope=SCOPE, conv_defs=None,
-                   min_depth=None, divisible_by=None, **kwargs):
-  """Builds the Multi-HW-AVG feature layers of `conv_defs` (no classifier).
+mobilenet_base = lib.wrapped_partial(
+    lib.module_mobilenet_base, MODULE_DEFAULTS,
+    doc="""The Multi-HW-AVG feature layers of `conv_defs` (default `MULTI_AVG`), no classifier.
 
-  Args:
-    input_tensor: A 4-D NHWC float tensor.
-    depth_multiplier: Channel multiplier.
-    scope: Variable scope (string or VariableScope).
-    conv_defs: Architecture table (default MULTI_AVG).
-    min_depth: Minimum channels after the multiplier (None keeps 8).
-    divisible_by: Channel rounding (None keeps 8).
-    **kwargs: Passed to `mobilenet.mobilenet_base`.
+    Args and returns as `mobilenet.module_mobilenet_base` (without `defaults`).
+    """)
 
-  Returns:
-    (net, end_points).
-  """
-  with lib.depth_multiplier_scope(min_depth=min_depth, divisible_by=divisible_by):
-    return lib.mobilenet_base(input_tensor, conv_defs=copy.deepcopy(conv_defs or MULTI_AVG),
-                              multiplier=depth_multiplier, scope=scope, **kwargs)
-
-
-multi_avg = functools.partial(mobilenet, conv_defs=MULTI_AVG)
-multi_avg_seg = functools.partial(mobilenet, conv_defs=MULTI_AVG_SEG)
+multi_avg = lib.wrapped_partial(mobilenet, conv_defs=MULTI_AVG,
+                                doc='MobileNet Multi-HW-AVG (224). Args as `mobilenet`.')
+multi_avg_seg = lib.wrapped_partial(
+    mobilenet, conv_defs=MULTI_AVG_SEG,
+    doc="MOSAIC's Multi-HW-AVG Seg backbone with a classification head. Args as `mobilenet`.")
 
 training_scope = lib.training_scope

@@ -1,6 +1,10 @@
-"""MobileNetV2 architecture table (V2_DEF) and its base-network builder."""
+"""MobileNetV2 architecture table (V2_DEF); `mobilenet`/`mobilenet_base` are the shared builders.
 
-import copy
+Usage:
+
+  with tf_slim.arg_scope(mobilenet_v2.training_scope(is_training=False)):
+    logits, end_points = mobilenet_v2.mobilenet(images, num_classes=1001)
+"""
 
 import slim  # pylint: disable=unused-import  (applies the TF 2.21 compat layer)
 import tensorflow as tf
@@ -56,65 +60,35 @@ V2_DEF = dict(
 # pyformat: enable
 
 
-def mobilenet_base(input_tensor, depth_multiplier=1.0, scope=SCOPE, conv_defs=None,
-                   min_depth=None, divisible_by=None, **kwargs):
-  """Builds the MobileNetV2 feature layers (no classifier).
+# What this module fixes for the shared builders (V2's finegrain mode acts below 1.0 only).
+MODULE_DEFAULTS = lib.ModuleDefaults(scope=SCOPE, conv_defs=V2_DEF, finegrain_below_one_only=True)
 
-  Args:
-    input_tensor: A 4-D NHWC float tensor.
-    depth_multiplier: Channel multiplier for every layer.
-    scope: Variable scope (string or VariableScope).
-    conv_defs: Architecture table; defaults to a copy of `V2_DEF`.
-    min_depth: Minimum channel count after the multiplier (None keeps the default 8).
-    divisible_by: Channel rounding after the multiplier (None keeps the default 8).
-    **kwargs: Passed to `mobilenet.mobilenet_base` (final_endpoint, output_stride,
-      use_explicit_padding, is_training).
+mobilenet_base = lib.wrapped_partial(
+    lib.module_mobilenet_base, MODULE_DEFAULTS,
+    doc="""The MobileNetV2 feature layers (no classifier): scope 'MobilenetV2', table `V2_DEF`.
 
-  Returns:
-    (net, end_points) as `mobilenet.mobilenet_base`.
-  """
-  if conv_defs is None:
-    conv_defs = copy.deepcopy(V2_DEF)
-  with lib.depth_multiplier_scope(min_depth=min_depth, divisible_by=divisible_by):
-    return lib.mobilenet_base(input_tensor, conv_defs=conv_defs, multiplier=depth_multiplier,
-                              scope=scope, **kwargs)
+    Args and returns as `mobilenet.module_mobilenet_base` (without `defaults`).
+    """)
 
+mobilenet = lib.wrapped_partial(
+    lib.module_mobilenet, MODULE_DEFAULTS,
+    doc="""The MobileNetV2 classifier (base + `Conv_1` 1280 + global pool + logits).
 
-def mobilenet(input_tensor, num_classes=1001, depth_multiplier=1.0, scope=SCOPE, conv_defs=None,
-              finegrain_classification_mode=False, min_depth=None, divisible_by=None,
-              activation_fn=None, **kwargs):
-  """Builds the MobileNetV2 classifier (base + `Conv_1` 1280 + global pool + logits).
+    Args and returns as `mobilenet.module_mobilenet` (without `defaults`); scope 'MobilenetV2',
+    table `V2_DEF`; finegrain mode keeps `Conv_1` at 1280 for multipliers below 1 only, and
+    `activation_fn` replaces relu6 everywhere.
+    """)
 
-  Args:
-    input_tensor: A 4-D NHWC float tensor.
-    num_classes: Logits width (1001 for the ImageNet checkpoints); 0/None returns the embedding.
-    depth_multiplier: Channel multiplier for every layer.
-    scope: Variable scope.
-    conv_defs: Architecture table; defaults to a copy of `V2_DEF`.
-    finegrain_classification_mode: With depth_multiplier < 1, keep the last conv at its full
-      width (1280), as the released 0.35/0.5 checkpoints do.
-    min_depth: Minimum channel count after the multiplier (None keeps the default 8).
-    divisible_by: Channel rounding after the multiplier (None keeps the default 8).
-    activation_fn: Replaces relu6 everywhere if set.
-    **kwargs: Passed to `mobilenet.mobilenet` (is_training, reuse, prediction_fn, ...).
-
-  Returns:
-    (logits, end_points) as `mobilenet.mobilenet`.
-  """
-  if conv_defs is None:
-    conv_defs = copy.deepcopy(V2_DEF)
-  if activation_fn:
-    conv_defs = copy.deepcopy(conv_defs)
-    defaults = conv_defs['defaults']
-    conv_defaults = defaults[(tf_slim.conv2d, tf_slim.fully_connected, tf_slim.separable_conv2d)]
-    conv_defaults['activation_fn'] = activation_fn
-  if finegrain_classification_mode and depth_multiplier < 1:
-    conv_defs = copy.deepcopy(conv_defs)
-    # Undo the multiplier on the last layer only.
-    conv_defs['spec'][-1].params['num_outputs'] /= depth_multiplier
-  with lib.depth_multiplier_scope(min_depth=min_depth, divisible_by=divisible_by):
-    return lib.mobilenet(input_tensor, num_classes=num_classes, conv_defs=conv_defs, scope=scope,
-                         multiplier=depth_multiplier, **kwargs)
-
+# slim's named multipliers of the released classification checkpoints.
+mobilenet_v2_100 = lib.wrapped_partial(
+    mobilenet, depth_multiplier=1.0, doc='MobileNetV2 1.0 (224: 300M MAdds). Args as `mobilenet`.')
+mobilenet_v2_140 = lib.wrapped_partial(
+    mobilenet, depth_multiplier=1.4, doc='MobileNetV2 1.4 (all layers 1.4x). Args as `mobilenet`.')
+mobilenet_v2_050 = lib.wrapped_partial(
+    mobilenet, depth_multiplier=0.5, finegrain_classification_mode=True,
+    doc='MobileNetV2 0.5 with a full-width (1280) last conv. Args as `mobilenet`.')
+mobilenet_v2_035 = lib.wrapped_partial(
+    mobilenet, depth_multiplier=0.35, finegrain_classification_mode=True,
+    doc='MobileNetV2 0.35 with a full-width (1280) last conv. Args as `mobilenet`.')
 
 training_scope = lib.training_scope

@@ -10,7 +10,6 @@ squeeze_excite/{Conv, Conv_1}, project}', 'Conv_1' (960 / 576, BN), 'AvgPool' (r
 """
 
 import copy
-import functools
 
 import numpy as np
 
@@ -84,7 +83,7 @@ def mbv3_op(ef, n, k, s=1, act=tf.nn.relu, se=None, **kwargs):
             num_outputs=n, inner_activation_fn=act, expansion_transform=se, **kwargs)
 
 
-mbv3_op_se = functools.partial(mbv3_op, se=_se4)
+mbv3_op_se = lib.wrapped_partial(mbv3_op, se=_se4)
 
 # Architecture defaults (training-only settings live in training_scope).
 DEFAULTS = {
@@ -169,65 +168,35 @@ V3_LARGE_SEG = reduce_consecutive_layers(V3_LARGE, 13, 16)
 V3_SMALL_SEG = reduce_consecutive_layers(V3_SMALL, 9, 12)
 
 
-def mobilenet(input_tensor, num_classes=1001, depth_multiplier=1.0, scope=SCOPE, conv_defs=None,
-              finegrain_classification_mode=False, min_depth=None, divisible_by=None, **kwargs):
-  """Builds a MobileNetV3 classifier (V3_LARGE by default).
+# What this module fixes for the shared builders.
+MODULE_DEFAULTS = lib.ModuleDefaults(scope=SCOPE, conv_defs=V3_LARGE)
 
-  Args:
-    input_tensor: A 4-D NHWC float tensor.
-    num_classes: Logits width; 0/None returns the embedding.
-    depth_multiplier: Channel multiplier.
-    scope: Variable scope.
-    conv_defs: Architecture table (default V3_LARGE).
-    finegrain_classification_mode: Keep the last conv at full width whatever the multiplier.
-    min_depth: Minimum channels after the multiplier (None keeps 8).
-    divisible_by: Channel rounding (None keeps 8).
-    **kwargs: Passed to `mobilenet.mobilenet` (is_training, reuse, ...).
+mobilenet = lib.wrapped_partial(
+    lib.module_mobilenet, MODULE_DEFAULTS,
+    doc="""A MobileNetV3 classifier: scope 'MobilenetV3', table `V3_LARGE` unless `conv_defs`.
 
-  Returns:
-    (logits, end_points) as `mobilenet.mobilenet`.
-  """
-  if conv_defs is None:
-    conv_defs = V3_LARGE
-  conv_defs = copy.deepcopy(conv_defs)
-  if finegrain_classification_mode:
-    conv_defs['spec'][-1] = conv_defs['spec'][-1]._replace(
-        multiplier_func=lambda params, multiplier: params)
-  with lib.depth_multiplier_scope(min_depth=min_depth, divisible_by=divisible_by):
-    return lib.mobilenet(input_tensor, num_classes=num_classes, conv_defs=conv_defs, scope=scope,
-                         multiplier=depth_multiplier, **kwargs)
+    Args and returns as `mobilenet.module_mobilenet` (without `defaults`); finegrain mode keeps
+    the last conv (`Conv_2`) at full width for every multiplier.
+    """)
 
+mobilenet_base = lib.wrapped_partial(
+    lib.module_mobilenet_base, MODULE_DEFAULTS,
+    doc="""The MobileNetV3 feature layers of `conv_defs` (default `V3_LARGE`), no classifier.
 
-def mobilenet_base(input_tensor, depth_multiplier=1.0, scope=SCOPE, conv_defs=None,
-                   min_depth=None, divisible_by=None, **kwargs):
-  """Builds the MobileNetV3 feature layers of `conv_defs` (no classifier).
+    Args and returns as `mobilenet.module_mobilenet_base` (without `defaults`).
+    """)
 
-  Args:
-    input_tensor: A 4-D NHWC float tensor.
-    depth_multiplier: Channel multiplier.
-    scope: Variable scope (string or VariableScope).
-    conv_defs: Architecture table (default V3_LARGE).
-    min_depth: Minimum channels after the multiplier (None keeps 8).
-    divisible_by: Channel rounding (None keeps 8).
-    **kwargs: Passed to `mobilenet.mobilenet_base`.
-
-  Returns:
-    (net, end_points).
-  """
-  with lib.depth_multiplier_scope(min_depth=min_depth, divisible_by=divisible_by):
-    return lib.mobilenet_base(input_tensor, conv_defs=copy.deepcopy(conv_defs or V3_LARGE),
-                              multiplier=depth_multiplier, scope=scope, **kwargs)
-
-
-def _wrapped_partial(func, *args, **kwargs):
-  partial = functools.partial(func, *args, **kwargs)
-  functools.update_wrapper(partial, func)
-  return partial
-
-
-large = _wrapped_partial(mobilenet, conv_defs=V3_LARGE)
-small = _wrapped_partial(mobilenet, conv_defs=V3_SMALL)
-large_seg = _wrapped_partial(mobilenet, conv_defs=V3_LARGE_SEG)
-small_seg = _wrapped_partial(mobilenet, conv_defs=V3_SMALL_SEG)
+# pyformat: disable
+large = lib.wrapped_partial(mobilenet, conv_defs=V3_LARGE,
+                            doc='MobileNetV3-Large (224: 217M MAdds). Args as `mobilenet`.')
+small = lib.wrapped_partial(mobilenet, conv_defs=V3_SMALL,
+                            doc='MobileNetV3-Small (224: 56.5M MAdds). Args as `mobilenet`.')
+large_seg = lib.wrapped_partial(
+    mobilenet, conv_defs=V3_LARGE_SEG,
+    doc="DeepLab's MobileNetV3-Large backbone (last stage halved). Args as `mobilenet`.")
+small_seg = lib.wrapped_partial(
+    mobilenet, conv_defs=V3_SMALL_SEG,
+    doc="DeepLab's MobileNetV3-Small backbone (last stage halved). Args as `mobilenet`.")
+# pyformat: enable
 
 training_scope = lib.training_scope

@@ -4,6 +4,7 @@ import pytest
 import tensorflow as tf
 
 import slim  # noqa: F401  (applies slim.compat)
+from deeplab.core import feature_extractor
 from slim.nets import registry
 from slim.nets.mobilenet import mobilenet as lib
 
@@ -46,9 +47,9 @@ def _expected_variables():
 
 def _build(output_stride=16, depth_multiplier=1.0, size=_SIZE):
   images = tf.compat.v1.placeholder(tf.float32, [1, size, size, 3])
-  return registry.extract_features(images, output_stride=output_stride,
-                                   depth_multiplier=depth_multiplier,
-                                   model_variant='mobilenet_v2')
+  return feature_extractor.extract_features(images, output_stride=output_stride,
+                                            depth_multiplier=depth_multiplier,
+                                            model_variant='mobilenet_v2')
 
 
 def _variables():
@@ -87,8 +88,8 @@ def testExtractFeatures_OutputStrideSetsEndpointShapes(output_stride):
 
 def testExtractFeatures_ExplicitPaddingKeepsShapes():
   images = tf.compat.v1.placeholder(tf.float32, [1, _SIZE, _SIZE, 3])
-  features, _ = registry.extract_features(images, output_stride=16, model_variant='mobilenet_v2',
-                                          use_explicit_padding=True)
+  features, _ = feature_extractor.extract_features(
+      images, output_stride=16, model_variant='mobilenet_v2', use_explicit_padding=True)
   assert features.shape.as_list() == [1, 5, 5, 320]
   graph = tf.compat.v1.get_default_graph()
   assert graph.get_operation_by_name(_SCOPE + '/Conv/Conv2D').get_attr('padding') == b'VALID'
@@ -136,7 +137,7 @@ def testExtractFeatures_HalfDepthMultiplierHalvesChannels():
 
 def testExtractFeatures_PreprocessesAtRootBeforeTheNamedInput():
   images = tf.compat.v1.placeholder(tf.float32, [1, 33, 33, 3])
-  registry.extract_features(images, output_stride=16, model_variant='mobilenet_v2')
+  feature_extractor.extract_features(images, output_stride=16, model_variant='mobilenet_v2')
   graph = tf.compat.v1.get_default_graph()
   record = registry.get('mobilenet_v2')
   assert record.quant_input_node == 'MobilenetV2/MobilenetV2/input'
@@ -152,13 +153,13 @@ def testExtractFeatures_PreprocessesAtRootBeforeTheNamedInput():
 
 def testExtractFeatures_BatchNormTrainsOnlyWithFineTuning():
   images = tf.compat.v1.placeholder(tf.float32, [1, 33, 33, 3])
-  registry.extract_features(images, model_variant='mobilenet_v2', is_training=True,
-                            fine_tune_batch_norm=False)
+  feature_extractor.extract_features(images, model_variant='mobilenet_v2', is_training=True,
+                                     fine_tune_batch_norm=False)
   assert not tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)
   tf.compat.v1.reset_default_graph()
   images = tf.compat.v1.placeholder(tf.float32, [1, 33, 33, 3])
-  registry.extract_features(images, model_variant='mobilenet_v2', is_training=True,
-                            fine_tune_batch_norm=True)
+  feature_extractor.extract_features(images, model_variant='mobilenet_v2', is_training=True,
+                                     fine_tune_batch_norm=True)
   # Two moving-average updates per BN layer: 51 BN layers up to layer_18.
   assert len(tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)) == 2 * 51
 
@@ -168,7 +169,7 @@ def testGet_UnknownNameRaisesListingValidNames():
                                        r".*\bmobilenet_v2, "):
     registry.get('mobilenet_v9')
   with pytest.raises(ValueError, match='Unknown model variant'):
-    registry.extract_features(tf.zeros([1, 33, 33, 3]), model_variant='nope')
+    feature_extractor.extract_features(tf.zeros([1, 33, 33, 3]), model_variant='nope')
 
 
 def testMeanPixel_MatchesDeepLab():

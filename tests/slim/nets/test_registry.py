@@ -2,10 +2,12 @@
 
 import dataclasses
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
 import slim  # noqa: F401  (applies slim.compat)
+from deeplab.core import feature_extractor
 from slim.nets import registry
 
 # The MobileNet variants of issue 4 (other families add their own names).
@@ -56,7 +58,7 @@ def testGet_MobilenetRecordFields(name, scope, multiplier):
   assert record.classifier_input_node == '%s/input' % scope
   assert record.preprocessing_name == 'mobilenet'
   assert record.default_image_size == 224
-  assert record.quant_exclusions == ()
+  assert record.quant_input_stats == (127.5, 127.5)
   assert list(record.mean_pixel) == [127.5] * 3
   assert sorted(record.decoder_endpoints) == [4, 8, 16]
 
@@ -94,7 +96,7 @@ def testExtractFeatures_EndpointShapesAtOutputStrides8To32(name):
   record = registry.get(name)
   images = tf.compat.v1.placeholder(tf.float32, [1, _SIZE, _SIZE, 3])
   for i, output_stride in enumerate((16, 8, 32)):
-    features, end_points = registry.extract_features(
+    features, end_points = feature_extractor.extract_features(
         images, output_stride=output_stride, model_variant=name, reuse=i > 0)
     assert features.shape.as_list() == [
         1, _SIDE[output_stride], _SIDE[output_stride], _FINAL_CHANNELS[name]]
@@ -104,3 +106,37 @@ def testExtractFeatures_EndpointShapesAtOutputStrides8To32(name):
       assert end_points[endpoint].shape.as_list()[1:3] == [side, side], (output_stride, stride)
       assert end_points['%s/%s' % (record.scope, endpoint)] is end_points[endpoint]
   assert tf.compat.v1.get_default_graph().get_operation_by_name(record.quant_input_node)
+
+
+@pytest.mark.parametrize('name, stats', [
+    ('mobilenet_v2', (127.5, 127.5)),
+    ('mobilenet_v3_large', (127.5, 127.5)),
+    ('mobilenet_multi_avg_seg', (127.5, 127.5)),
+    ('resnet_v1_50_beta', (127.5, 127.5)),
+    ('resnet_v1_101_beta', (127.5, 127.5)),
+    ('xception_65', (127.5, 127.5)),
+    # x - MEAN_RGB: the mean of (123.15, 115.90, 103.06) for every channel, scale 1.
+    ('resnet_v1_50', (114.03666666666668, 1.0)),
+    ('resnet_v1_101', (114.03666666666668, 1.0)),
+])
+def testGet_QuantInputStats(name, stats):
+  assert registry.get(name).quant_input_stats == pytest.approx(stats, rel=1e-12)
+
+
+def testQuantInputStats_DescribeEachRecordsPreprocessing():
+  """(q - mean) / std reproduces preprocess_fn(q) at the quantized input node, for every q."""
+  q = np.tile(np.arange(256, dtype=np.float32)[None, None, :, None], [1, 1, 1, 3])
+  images = tf.constant(q)
+  outputs = {name: registry.get(name).preprocess_fn(images, tf.float32)
+             for name in registry.names()}
+  with tf.compat.v1.Session() as sess:
+    values = sess.run(outputs)
+  for name, value in values.items():
+    mean, std = registry.get(name).quant_input_stats
+    error = np.abs((q - mean) / std - value).max()
+    if name in ('resnet_v1_50', 'resnet_v1_101'):
+      # One mean for three channel means: off by at most max |MEAN_RGB - mean| (< 11 levels).
+      assert error == pytest.approx(max(abs(m - mean) for m in registry.MEAN_RGB), abs=1e-3)
+      assert error < 11
+    else:
+      assert error < 1e-5, name

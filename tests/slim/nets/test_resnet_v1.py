@@ -8,6 +8,7 @@ import tf_slim
 import slim  # noqa: F401  (applies slim.compat)
 import slim.quantize as contrib_quantize
 from slim.nets import nets_factory
+from deeplab.core import feature_extractor
 from slim.nets import registry
 from slim.nets import resnet_utils
 from slim.nets import resnet_v1
@@ -109,8 +110,8 @@ def testResnetV1_101_ClassifierTotals():
 
 def testExtractFeatures_Resnet50BetaStemIsThreeConvsUnderTheNonBetaScope():
   images = tf.compat.v1.placeholder(tf.float32, [1, 65, 65, 3])
-  features, end_points = registry.extract_features(images, output_stride=16,
-                                                   model_variant='resnet_v1_50_beta')
+  features, end_points = feature_extractor.extract_features(images, output_stride=16,
+                                                            model_variant='resnet_v1_50_beta')
   assert features.shape.as_list() == [1, 5, 5, 2048]
   expected = _expected_variables('resnet_v1_50', _STAGES[50], stem=_BETA_STEM)
   variables = _variables()
@@ -165,7 +166,8 @@ def testResnetRecords_PreprocessingAndMeanPixelAsDeepLab():
 @pytest.mark.parametrize('name', _RECORDS)
 def testExtractFeatures_ResnetRecordsBuildDecoderEndpoints(name):
   images = tf.compat.v1.placeholder(tf.float32, [1, 65, 65, 3])
-  features, end_points = registry.extract_features(images, output_stride=16, model_variant=name)
+  features, end_points = feature_extractor.extract_features(images, output_stride=16,
+                                                            model_variant=name)
   record = registry.get(name)
   assert features.shape.as_list() == [1, 5, 5, 2048]
   for stride, size in ((4, 17), (8, 9), (16, 5)):

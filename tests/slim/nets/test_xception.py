@@ -7,6 +7,7 @@ import tf_slim
 
 import slim  # noqa: F401  (applies slim.compat)
 from slim.nets import nets_factory
+from deeplab.core import feature_extractor
 from slim.nets import registry
 from slim.nets import resnet_utils
 from slim.nets import xception
@@ -147,8 +148,8 @@ def testXception65_OutputStrideSetsEndpointShapesAndRates(output_stride):
 
 def testExtractFeatures_Xception65Os16HasDeepLabDecoderEndpoints():
   images = tf.compat.v1.placeholder(tf.float32, [1, 65, 65, 3])
-  features, end_points = registry.extract_features(images, output_stride=16,
-                                                   model_variant='xception_65')
+  features, end_points = feature_extractor.extract_features(images, output_stride=16,
+                                                            model_variant='xception_65')
   assert features.shape.as_list() == [1, 5, 5, 2048]
   record = registry.get('xception_65')
   assert dict(record.decoder_endpoints) == {4: 'entry_flow/block2/' + _PW2,
