@@ -240,22 +240,28 @@ def build_variant(variant, inputs, num_classes=None, is_training=True, global_po
 resnet_v1.default_image_size = DEFAULT_IMAGE_SIZE
 build_variant.default_image_size = DEFAULT_IMAGE_SIZE
 
-# The variants: `build_variant` with the name bound (scope None is the variant's scope).
+def _variant(name, doc):
+  """`build_variant` with `name` bound; the default scope is the variant's, as the original."""
+  return partials.wrapped_partial(build_variant, name, new_defaults={'scope': VARIANTS[name].scope},
+                                  doc=doc)
+
+
+# The variants (scope defaults: 'resnet_v1_50' also for the beta variant, as its checkpoints).
 # pyformat: disable
-resnet_v1_50 = partials.wrapped_partial(
-    build_variant, 'resnet_v1_50',
-    doc='ResNet-50 v1 (stem conv1 7x7; blocks of 3, 4, 6, 3 units). Args/returns as '
-        '`build_variant`.')
-resnet_v1_101 = partials.wrapped_partial(
-    build_variant, 'resnet_v1_101',
-    doc='ResNet-101 v1 (blocks of 3, 4, 23, 3 units). Args/returns as `build_variant`.')
-resnet_v1_50_beta = partials.wrapped_partial(
-    build_variant, 'resnet_v1_50_beta',
-    doc="ResNet-50 v1 with DeepLab's beta stem (conv1_1..conv1_3). Args/returns as "
-        '`build_variant`.')
-resnet_v1_101_beta = partials.wrapped_partial(
-    build_variant, 'resnet_v1_101_beta',
-    doc="ResNet-101 v1 with DeepLab's beta stem. Args/returns as `build_variant`.")
+resnet_v1_50 = _variant(
+    'resnet_v1_50',
+    'ResNet-50 v1 (stem conv1 7x7; blocks of 3, 4, 6, 3 units). Args/returns as '
+    '`build_variant`.')
+resnet_v1_101 = _variant(
+    'resnet_v1_101',
+    'ResNet-101 v1 (blocks of 3, 4, 23, 3 units). Args/returns as `build_variant`.')
+resnet_v1_50_beta = _variant(
+    'resnet_v1_50_beta',
+    "ResNet-50 v1 with DeepLab's beta stem (conv1_1..conv1_3). Args/returns as "
+    '`build_variant`.')
+resnet_v1_101_beta = _variant(
+    'resnet_v1_101_beta',
+    "ResNet-101 v1 with DeepLab's beta stem. Args/returns as `build_variant`.")
 # pyformat: enable
 
 

@@ -326,18 +326,20 @@ def build_variant(variant, inputs, num_classes=None, is_training=True, global_po
 xception.default_image_size = DEFAULT_IMAGE_SIZE
 build_variant.default_image_size = DEFAULT_IMAGE_SIZE
 
-# The variants: `build_variant` with the name bound (scope None is the variant name).
+def _variant(name, doc):
+  """`build_variant` with `name` bound; the default scope is the variant name, as the original."""
+  return partials.wrapped_partial(build_variant, name, new_defaults={'scope': name}, doc=doc)
+
+
+# The variants.
 # pyformat: disable
-xception_41 = partials.wrapped_partial(
-    build_variant, 'xception_41',
-    doc='Xception-41 (middle flow 8 units). Args/returns as `build_variant`.')
-xception_65 = partials.wrapped_partial(
-    build_variant, 'xception_65',
-    doc='Xception-65 (entry flow 3 blocks, middle flow 16 units). Args/returns as '
-        '`build_variant`.')
-xception_71 = partials.wrapped_partial(
-    build_variant, 'xception_71',
-    doc='Xception-71 (entry flow 5 blocks). Args/returns as `build_variant`.')
+xception_41 = _variant(
+    'xception_41', 'Xception-41 (middle flow 8 units). Args/returns as `build_variant`.')
+xception_65 = _variant(
+    'xception_65',
+    'Xception-65 (entry flow 3 blocks, middle flow 16 units). Args/returns as `build_variant`.')
+xception_71 = _variant(
+    'xception_71', 'Xception-71 (entry flow 5 blocks). Args/returns as `build_variant`.')
 # pyformat: enable
 
 

@@ -8,9 +8,11 @@ Two layers, one builder pair each:
 - `mobilenet_base` / `mobilenet` (slim's library API): a table and a raw `multiplier`.
 - `module_mobilenet_base` / `module_mobilenet`: the public `mobilenet_base` / `mobilenet` of
   mobilenet_v2, mobilenet_v3 and mobilenet_multi_avg, which are these two functions with the
-  module's `ModuleDefaults` (scope, default table, finegrain rule) bound by `wrapped_partial`:
+  module's `ModuleDefaults` (scope, default table, finegrain rule) bound by `wrapped_partial`,
+  and the module's scope as the signature's default (as the original functions):
 
-    mobilenet = lib.wrapped_partial(lib.module_mobilenet, DEFAULTS)
+    mobilenet = lib.wrapped_partial(lib.module_mobilenet, MODULE_DEFAULTS,
+                                    new_defaults={'scope': SCOPE})
 """
 
 import collections

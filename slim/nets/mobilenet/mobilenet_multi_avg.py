@@ -80,14 +80,14 @@ MODULE_DEFAULTS = lib.ModuleDefaults(scope=SCOPE, conv_defs=MULTI_AVG,
                                      finegrain_below_one_only=True)
 
 mobilenet = lib.wrapped_partial(
-    lib.module_mobilenet, MODULE_DEFAULTS,
+    lib.module_mobilenet, MODULE_DEFAULTS, new_defaults={'scope': SCOPE},
     doc="""A Multi-HW-AVG classifier: scope 'MobilenetMultiAVG', table `MULTI_AVG` by default.
 
     Args and returns as `mobilenet.module_mobilenet` (without `defaults`).
     """)
 
 mobilenet_base = lib.wrapped_partial(
-    lib.module_mobilenet_base, MODULE_DEFAULTS,
+    lib.module_mobilenet_base, MODULE_DEFAULTS, new_defaults={'scope': SCOPE},
     doc="""The Multi-HW-AVG feature layers of `conv_defs` (default `MULTI_AVG`), no classifier.
 
     Args and returns as `mobilenet.module_mobilenet_base` (without `defaults`).

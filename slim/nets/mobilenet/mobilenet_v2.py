@@ -64,14 +64,14 @@ V2_DEF = dict(
 MODULE_DEFAULTS = lib.ModuleDefaults(scope=SCOPE, conv_defs=V2_DEF, finegrain_below_one_only=True)
 
 mobilenet_base = lib.wrapped_partial(
-    lib.module_mobilenet_base, MODULE_DEFAULTS,
+    lib.module_mobilenet_base, MODULE_DEFAULTS, new_defaults={'scope': SCOPE},
     doc="""The MobileNetV2 feature layers (no classifier): scope 'MobilenetV2', table `V2_DEF`.
 
     Args and returns as `mobilenet.module_mobilenet_base` (without `defaults`).
     """)
 
 mobilenet = lib.wrapped_partial(
-    lib.module_mobilenet, MODULE_DEFAULTS,
+    lib.module_mobilenet, MODULE_DEFAULTS, new_defaults={'scope': SCOPE},
     doc="""The MobileNetV2 classifier (base + `Conv_1` 1280 + global pool + logits).
 
     Args and returns as `mobilenet.module_mobilenet` (without `defaults`); scope 'MobilenetV2',

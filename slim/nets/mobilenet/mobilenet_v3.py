@@ -172,7 +172,7 @@ V3_SMALL_SEG = reduce_consecutive_layers(V3_SMALL, 9, 12)
 MODULE_DEFAULTS = lib.ModuleDefaults(scope=SCOPE, conv_defs=V3_LARGE)
 
 mobilenet = lib.wrapped_partial(
-    lib.module_mobilenet, MODULE_DEFAULTS,
+    lib.module_mobilenet, MODULE_DEFAULTS, new_defaults={'scope': SCOPE},
     doc="""A MobileNetV3 classifier: scope 'MobilenetV3', table `V3_LARGE` unless `conv_defs`.
 
     Args and returns as `mobilenet.module_mobilenet` (without `defaults`); finegrain mode keeps
@@ -180,7 +180,7 @@ mobilenet = lib.wrapped_partial(
     """)
 
 mobilenet_base = lib.wrapped_partial(
-    lib.module_mobilenet_base, MODULE_DEFAULTS,
+    lib.module_mobilenet_base, MODULE_DEFAULTS, new_defaults={'scope': SCOPE},
     doc="""The MobileNetV3 feature layers of `conv_defs` (default `V3_LARGE`), no classifier.
 
     Args and returns as `mobilenet.module_mobilenet_base` (without `defaults`).

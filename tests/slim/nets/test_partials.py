@@ -35,6 +35,43 @@ def testWrappedPartial_KeepsMetadataAndTakesItsOwnDocstring():
   assert named(c=0, d=1) == (10, 1, 0, {'d': 1})
 
 
+
+def testWrappedPartial_NewDefaultsChangeTheDefaultOnly():
+  named = partials.wrapped_partial(_builder, 10, new_defaults={'c': 'sc'}, doc='A variant.')
+  assert str(inspect.signature(named)) == "(b=1, c='sc', **kwargs)"
+  assert named.__doc__ == 'A variant.' and named.default_image_size == 7
+  assert named() == (10, 1, 'sc', {})
+  # Still positional, unlike a fixed keyword argument.
+  assert named(20, 'other', d=1) == (10, 20, 'other', {'d': 1})
+  with pytest.raises(ValueError, match=r"new_defaults e are not parameters of _builder\(b=1"):
+    partials.wrapped_partial(_builder, 10, new_defaults={'e': 0})
+
+
+@pytest.mark.parametrize('fn, scope', [
+    (resnet_v1.resnet_v1_50, 'resnet_v1_50'), (resnet_v1.resnet_v1_101, 'resnet_v1_101'),
+    (resnet_v1.resnet_v1_50_beta, 'resnet_v1_50'),
+    (resnet_v1.resnet_v1_101_beta, 'resnet_v1_101'),
+    (xception.xception_41, 'xception_41'), (xception.xception_65, 'xception_65'),
+    (xception.xception_71, 'xception_71'),
+    (mobilenet_v2.mobilenet, 'MobilenetV2'), (mobilenet_v2.mobilenet_base, 'MobilenetV2'),
+    (mobilenet_v2.mobilenet_v2_140, 'MobilenetV2'), (mobilenet_v3.mobilenet, 'MobilenetV3'),
+    (mobilenet_v3.mobilenet_base, 'MobilenetV3'), (mobilenet_v3.large, 'MobilenetV3'),
+    (mobilenet_multi_avg.mobilenet, 'MobilenetMultiAVG'),
+    (mobilenet_multi_avg.mobilenet_base, 'MobilenetMultiAVG'),
+])
+def testVariants_ScopeDefaultIsTheOriginals(fn, scope):
+  assert inspect.signature(fn).parameters['scope'].default == scope
+
+
+def testResnetVariant_TakesScopePositionallyAsTheOriginal():
+  images = tf.compat.v1.placeholder(tf.float32, [1, 33, 33, 3])
+  # inputs, num_classes, is_training, global_pool, output_stride, spatial_squeeze, multi_grid,
+  # reuse, scope.
+  resnet_v1.resnet_v1_50(images, None, False, True, None, True, None, None, 'renamed')
+  names = {v.op.name.split('/')[0] for v in tf.compat.v1.global_variables()}
+  assert names == {'renamed'}
+
+
 # (variant, first docstring line, default_image_size, first parameter).
 _VARIANTS = [
     (resnet_v1.resnet_v1_50, 'ResNet-50 v1 (stem conv1 7x7; blocks of 3, 4, 6, 3 units). '
