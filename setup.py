@@ -33,7 +33,24 @@ setuptools.setup(
         'test': ['pytest', 'pytest-timeout'],
         'bench': ['matplotlib'],
     },
+    # The entry scripts as commands; `python deeplab/train.py ...` (the original way) works too.
     entry_points={
-        'console_scripts': [],
+        'console_scripts': [
+            'deeplab_train=deeplab.train:run',
+            'deeplab_eval=deeplab.eval:run',
+            'deeplab_vis=deeplab.vis:run',
+            'deeplab_export_model=deeplab.export_model:run',
+            'deeplab_convert_to_tflite=deeplab.convert_to_tflite:run',
+            'deeplab_evaluate_tflite=deeplab.evaluate_tflite:run',
+            'deeplab_quantization_report=deeplab.quantization_report:run',
+            'slim_train_image_classifier=slim.train_image_classifier:run',
+            'slim_eval_image_classifier=slim.eval_image_classifier:run',
+            'slim_export_inference_graph=slim.export_inference_graph:run',
+            'slim_ptq_image_classifier=slim.ptq_image_classifier:run',
+            'strip_pruning_vars=slim.pruning.strip_pruning_vars:run',
+            'pruning_size_report=slim.pruning.size_report:run',
+            'tflite_inspect=slim.tflite.inspection:main',
+            'checkpoint_tarball=slim.checkpoint_tarball:main',
+        ],
     },
 )

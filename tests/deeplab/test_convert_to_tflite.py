@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from deeplab import convert_to_tflite
+from deeplab.utils import tflite_utils
 from slim.tflite import convert as tflite_convert
-from slim.tflite import inspect as tflite_inspect
+from slim.tflite import convert as tflite_convert
+from slim.tflite import inspection as tflite_inspect
 
 
 def _frozen_graph():
@@ -31,20 +32,20 @@ def _frozen_graph():
 @pytest.mark.parametrize('inference_type', ['uint8', 'int8'])
 def testConvert_FullyIntegerAndAgreesWithGraph(inference_type):
   graph_def = _frozen_graph()
-  model = convert_to_tflite.convert(graph_def, 'input:0', 'ArgMax:0', inference_type)
+  model = tflite_utils.convert(graph_def, 'input:0', 'ArgMax:0', inference_type)
   assert tflite_inspect.is_fully_integer(model)
   input_type = tf.lite.Interpreter(model_content=model).get_input_details()[0]['dtype']
   assert input_type == {'uint8': np.uint8, 'int8': np.int8}[inference_type]
   image = np.random.RandomState(1).randint(0, 256, [8, 8, 3]).astype(np.uint8)
-  graph_out = convert_to_tflite.run_graph(graph_def, image, 'ArgMax:0')
-  tflite_out = convert_to_tflite.run_tflite(model, image)
+  graph_out = tflite_utils.run_graph(graph_def, image, 'ArgMax:0')
+  tflite_out = tflite_utils.run_tflite(model, image)
   assert tflite_out.shape == (1, 8, 8)
   assert np.mean(graph_out == tflite_out) > 0.9
 
 
 def testLoadGraphDef_MissingFileNamesFlag(tmp_path):
   with pytest.raises(ValueError, match='--quantized_graph_def_path=.*file not found'):
-    convert_to_tflite.load_graph_def(str(tmp_path / 'nope.pb'))
+    tflite_convert.load_graph_def(str(tmp_path / 'nope.pb'), 'quantized_graph_def_path')
 
 
 def testConvert_UnquantizedOpIsNamed():
@@ -54,4 +55,4 @@ def testConvert_UnquantizedOpIsNamed():
     tf.argmax(tf.multiply(x, x, name='NoRange'), 3, name='ArgMax')
     graph_def = graph.as_graph_def()
   with pytest.raises(tflite_convert.NotFullyQuantizedError, match='NoRange'):
-    convert_to_tflite.convert(graph_def, 'input:0', 'ArgMax:0')
+    tflite_utils.convert(graph_def, 'input:0', 'ArgMax:0')

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from deeplab import common
-from deeplab import convert_to_tflite
+from deeplab.utils import tflite_utils
 
 from deeplab import quantization_report as report
 
@@ -61,7 +61,7 @@ def testWriteReport_DeltaColumnAgainstTheReferenceRow(tmp_path):
 
 
 class _TinyDataset(object):
-  """Two 8x8 images with labels, in the interface evaluate_tflite.evaluate reads."""
+  """Two 8x8 images with labels, in the interface tflite_utils.evaluate reads."""
   num_of_classes = 4
   ignore_label = 255
 
@@ -78,7 +78,7 @@ def testBuildRows_GraphAndTFLiteRowsWithSpeedRatios(tmp_path):
   from tests.deeplab import test_convert_to_tflite as tiny
   graph_def = tiny._frozen_graph()  # pylint: disable=protected-access
   uint8 = tmp_path / 'uint8.tflite'
-  uint8.write_bytes(convert_to_tflite.convert(graph_def, 'input:0', 'ArgMax:0'))
+  uint8.write_bytes(tflite_utils.convert(graph_def, 'input:0', 'ArgMax:0'))
   result = tmp_path / 'eval.json'
   result.write_text(json.dumps({'miou': 0.5, 'eval_crop_size': [8, 8]}))
   rows = report.build_rows([('float graph', str(result))],

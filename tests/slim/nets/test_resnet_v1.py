@@ -12,7 +12,7 @@ from slim.nets import registry
 from slim.nets import resnet_utils
 from slim.nets import resnet_v1
 from slim.tflite import convert
-from slim.tflite import inspect as tflite_inspect
+from slim.tflite import inspection as tflite_inspect
 
 _BN = ('gamma', 'beta', 'moving_mean', 'moving_variance')
 # (base depth, units) per block, from the ResNet paper's table 1; the bottleneck outputs 4x base.

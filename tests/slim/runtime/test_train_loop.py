@@ -94,10 +94,12 @@ def testTrain_SigtermSavesAtTheCurrentStepAndReturns(tmp_path):
   assert signal.getsignal(signal.SIGTERM) is previous
 
 
-def testTrain_LogsProgressWithRateAndEta(tmp_path, caplog):
-  caplog.set_level('INFO')
+def testTrain_LogsProgressWithRateAndEta(tmp_path, monkeypatch):
+  messages = []
+  # absl's handler may not propagate to pytest's caplog once absl logging is initialised.
+  monkeypatch.setattr(train_loop.logging, 'info', lambda fmt, *args: messages.append(fmt % args))
   _train(str(tmp_path), 2)
-  lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith('global step')]
+  lines = [m for m in messages if m.startswith('global step')]
   assert len(lines) == 2
   assert 'loss = ' in lines[1] and ', w = ' in lines[1]
   assert 'sec/step' in lines[1] and 'steps/s' in lines[1] and 'ETA 0:00:00' in lines[1]
