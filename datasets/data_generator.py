@@ -1,7 +1,16 @@
 """tf.data input pipeline over segmentation TFRecords (the original DeepLab `data_generator`).
 
-Reads `<dataset_dir>/<split>-*` shards written by build_voc2012_data, decodes, preprocesses with
-input_preprocess and batches. Samples are dicts keyed by deeplab.common names.
+Reads `<dataset_dir>/<split>-*` shards written by the builders, decodes, preprocesses and
+batches. Samples are dicts keyed by the `sample_keys` names (re-exported by deeplab.common).
+
+The preprocessing is the caller's: this data layer must not import the model package above it,
+so DeepLab passes its own function in:
+
+  from deeplab import input_preprocess
+  dataset = data_generator.Dataset('pascal_voc_seg', 'train', dataset_dir, batch_size=8,
+                                   crop_size=[513, 513], is_training=True,
+                                   preprocess_fn=input_preprocess.preprocess_image_and_label)
+  samples = dataset.get_one_shot_iterator().get_next()
 """
 import collections
 import os
@@ -10,8 +19,7 @@ import slim  # noqa: F401  (graph-mode TF1 behaviour before any TF use)
 import tensorflow as tf
 
 from datasets import build_data
-from deeplab import common
-from deeplab import input_preprocess
+from datasets import sample_keys
 
 tf1 = tf.compat.v1
 
@@ -53,6 +61,17 @@ _DATASETS_INFORMATION = {
 _FILE_PATTERN = '%s-*'
 _SHUFFLE_BUFFER = 100
 
+# Keywords `preprocess_fn` is called with for each sample: those of
+# deeplab.input_preprocess.preprocess_image_and_label, the function DeepLab passes.
+PREPROCESS_KEYWORDS = ('image', 'label', 'crop_height', 'crop_width', 'min_resize_value',
+                       'max_resize_value', 'resize_factor', 'min_scale_factor',
+                       'max_scale_factor', 'scale_factor_step_size', 'ignore_label',
+                       'is_training', 'model_variant')
+MISSING_PREPROCESS_FN_ERROR = (
+    'Dataset(%r, %r) has no preprocess_fn: pass '
+    'preprocess_fn=deeplab.input_preprocess.preprocess_image_and_label (or a function taking '
+    'its keywords and returning (original_image, processed_image, label)) to build the iterator')
+
 
 def get_cityscapes_dataset_name():
   return 'cityscapes'
@@ -77,7 +96,7 @@ class Dataset(object):
                min_resize_value=None, max_resize_value=None, resize_factor=None,
                min_scale_factor=1., max_scale_factor=1., scale_factor_step_size=0,
                model_variant=None, num_readers=1, is_training=False, should_shuffle=False,
-               should_repeat=False):
+               should_repeat=False, preprocess_fn=None):
     """Initializes the dataset.
 
     Args:
@@ -86,13 +105,17 @@ class Dataset(object):
       dataset_dir: folder of the TFRecord shards.
       batch_size: batch size.
       crop_size: [crop_height, crop_width].
-      min_resize_value, max_resize_value, resize_factor: see input_preprocess.
+      min_resize_value, max_resize_value, resize_factor: passed to preprocess_fn.
       min_scale_factor, max_scale_factor, scale_factor_step_size: random scaling (training).
       model_variant: selects the padding value.
       num_readers: parallel TFRecord readers.
       is_training: training preprocessing (random scale/crop/flip).
       should_shuffle: shuffle the examples.
       should_repeat: repeat forever (else one epoch).
+      preprocess_fn: called per sample with the keywords PREPROCESS_KEYWORDS (those of
+        deeplab.input_preprocess.preprocess_image_and_label) and returning
+        (original_image, processed_image, label); label is None on the test split. Required
+        to build the iterator; a Dataset made only for its descriptor fields may omit it.
 
     Raises:
       ValueError: unknown dataset or split.
@@ -117,6 +140,7 @@ class Dataset(object):
     self.is_training = is_training
     self.should_shuffle = should_shuffle
     self.should_repeat = should_repeat
+    self.preprocess_fn = preprocess_fn
     self.num_of_classes = descriptor.num_classes
     self.ignore_label = descriptor.ignore_label
 
@@ -141,39 +165,39 @@ class Dataset(object):
 
     image = _decode(parsed[build_data.IMAGE_ENCODED], 3)
     label = None
-    if self.split_name != common.TEST_SET:
+    if self.split_name != sample_keys.TEST_SET:
       label = _decode(parsed[build_data.LABEL_ENCODED], 1)
     sample = {
-        common.IMAGE: image,
-        common.IMAGE_NAME: parsed[build_data.IMAGE_FILENAME],
-        common.HEIGHT: parsed[build_data.IMAGE_HEIGHT],
-        common.WIDTH: parsed[build_data.IMAGE_WIDTH],
+        sample_keys.IMAGE: image,
+        sample_keys.IMAGE_NAME: parsed[build_data.IMAGE_FILENAME],
+        sample_keys.HEIGHT: parsed[build_data.IMAGE_HEIGHT],
+        sample_keys.WIDTH: parsed[build_data.IMAGE_WIDTH],
     }
     if label is not None:
       if label.get_shape().ndims == 2:
         label = tf.expand_dims(label, 2)
       label.set_shape([None, None, 1])
-      sample[common.LABELS_CLASS] = label
+      sample[sample_keys.LABELS_CLASS] = label
     return sample
 
   def _preprocess_image(self, sample):
-    """Runs input_preprocess on a sample and renames labels_class to label."""
-    image = sample[common.IMAGE]
-    label = sample.get(common.LABELS_CLASS)
-    original_image, image, label = input_preprocess.preprocess_image_and_label(
+    """Runs preprocess_fn on a sample and renames labels_class to label."""
+    image = sample[sample_keys.IMAGE]
+    label = sample.get(sample_keys.LABELS_CLASS)
+    original_image, image, label = self.preprocess_fn(
         image=image, label=label, crop_height=self.crop_size[0], crop_width=self.crop_size[1],
         min_resize_value=self.min_resize_value, max_resize_value=self.max_resize_value,
         resize_factor=self.resize_factor, min_scale_factor=self.min_scale_factor,
         max_scale_factor=self.max_scale_factor,
         scale_factor_step_size=self.scale_factor_step_size, ignore_label=self.ignore_label,
         is_training=self.is_training, model_variant=self.model_variant)
-    sample[common.IMAGE] = image
+    sample[sample_keys.IMAGE] = image
     if not self.is_training:
       # Original image is kept for visualization.
-      sample[common.ORIGINAL_IMAGE] = original_image
+      sample[sample_keys.ORIGINAL_IMAGE] = original_image
     if label is not None:
-      sample[common.LABEL] = label
-    sample.pop(common.LABELS_CLASS, None)
+      sample[sample_keys.LABEL] = label
+    sample.pop(sample_keys.LABELS_CLASS, None)
     return sample
 
   def _get_all_files(self):
@@ -187,7 +211,14 @@ class Dataset(object):
     return files
 
   def get_one_shot_iterator(self):
-    """Returns a one-shot iterator over batched sample dicts."""
+    """Returns a one-shot iterator over batched sample dicts.
+
+    Raises:
+      ValueError: the Dataset was made without preprocess_fn.
+      DatasetBuildError: the split has no TFRecord shard in dataset_dir.
+    """
+    if self.preprocess_fn is None:
+      raise ValueError(MISSING_PREPROCESS_FN_ERROR % (self.dataset_name, self.split_name))
     files = self._get_all_files()
     dataset = tf.data.TFRecordDataset(files, num_parallel_reads=self.num_readers)
     dataset = dataset.map(self._parse_function, num_parallel_calls=self.num_readers)

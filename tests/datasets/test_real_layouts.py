@@ -21,6 +21,7 @@ from datasets import build_cityscapes_data
 from datasets import build_data
 from datasets import data_generator
 from deeplab import common
+from deeplab import input_preprocess
 from tests import shell
 
 _SIZE = (9, 13)  # height, width of every test image
@@ -52,7 +53,8 @@ def _rgb(rng, size=_SIZE):
 def _read_split(dataset_name, split, tfrecord_dir, size=_SIZE):
   """Reads every example of a split with data_generator; returns {image name: (image, label)}."""
   dataset = data_generator.Dataset(dataset_name, split, tfrecord_dir, batch_size=1,
-                                   crop_size=list(size), is_training=False)
+                                   crop_size=list(size), is_training=False,
+                                   preprocess_fn=input_preprocess.preprocess_image_and_label)
   sample = dataset.get_one_shot_iterator().get_next()
   seen = {}
   with tf.compat.v1.Session() as sess:
