@@ -51,6 +51,13 @@ setuptools.setup(
             'pruning_size_report=slim.pruning.size_report:run',
             'tflite_inspect=slim.tflite.inspection:main',
             'checkpoint_tarball=slim.checkpoint_tarball:main',
+            'build_voc2012_data=datasets.build_voc2012_data:run',
+            'build_cityscapes_data=datasets.build_cityscapes_data:run',
+            'build_ade20k_data=datasets.build_ade20k_data:run',
+            'build_classification_data=datasets.build_classification_data:run',
+            'remove_gt_colormap=datasets.remove_gt_colormap:run',
+            'datasets_synthetic=datasets.synthetic:run',
+            'datasets_synthetic_classification=datasets.synthetic_classification:run',
         ],
     },
 )

@@ -11,18 +11,21 @@ import json
 from absl import flags
 import tensorflow as tf
 
+from datasets import sample_keys
 
-# Semantic segmentation item names (keys of the samples produced by datasets/data_generator).
-LABELS_CLASS = 'labels_class'
-IMAGE = 'image'
-HEIGHT = 'height'
-WIDTH = 'width'
-IMAGE_NAME = 'image_name'
-LABEL = 'label'
-ORIGINAL_IMAGE = 'original_image'
+
+# Semantic segmentation item names: the keys of the samples datasets/data_generator produces,
+# defined in the data layer and re-exported here under their original names.
+LABELS_CLASS = sample_keys.LABELS_CLASS
+IMAGE = sample_keys.IMAGE
+HEIGHT = sample_keys.HEIGHT
+WIDTH = sample_keys.WIDTH
+IMAGE_NAME = sample_keys.IMAGE_NAME
+LABEL = sample_keys.LABEL
+ORIGINAL_IMAGE = sample_keys.ORIGINAL_IMAGE
 
 # Test set name: its samples have no labels.
-TEST_SET = 'test'
+TEST_SET = sample_keys.TEST_SET
 
 # Output type of the model's logits dict.
 OUTPUT_TYPE = 'semantic'
