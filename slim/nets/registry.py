@@ -37,6 +37,11 @@ from slim.nets.mobilenet import mobilenet_v3
 MEAN_RGB = (123.15, 115.90, 103.06)
 # Mean pixel for backbones whose inputs are scaled to [-1, 1].
 UNIT_RANGE_MEAN = (127.5, 127.5, 127.5)
+# TFLite input statistics (real = (q - mean) / std) of the quantized DeepLab input: [-1, 1]
+# inputs, and ImageNet-mean-subtracted ones (x - MEAN_RGB: one mean cannot express three, so the
+# mean of the three; the extremes of the R and B channels then clip by up to ~11 levels).
+UNIT_RANGE_STATS = (127.5, 127.5)
+IMAGENET_MEAN_STATS = (sum(MEAN_RGB) / 3.0, 1.0)
 # Variants (and None) for which DeepLab pads with the ImageNet mean (kept as in the original).
 _IMAGENET_MEAN_VARIANTS = (None, 'resnet_v1_50', 'resnet_v1_101')
 # Op names of the [-1, 1] preprocessing, built at the root name scope before the backbone.
@@ -64,6 +69,7 @@ class Backbone:
     deeplab_final_endpoint: Last end point built for DeepLab.
     quant_input_node: Name of the DeepLab backbone input identity op (where input quantization
       starts in the quantized DeepLab export), e.g. 'MobilenetV2/MobilenetV2/input'.
+    quant_input_stats: (mean, std) of that input for TFLite: real = (q - mean) / std.
     classifier_input_node: Name of the input identity op of the classification net built by
       `classifier_fn` (the quantized classification export input), e.g. 'MobilenetV2/input'.
     mean_pixel: Padding value per RGB channel.
@@ -89,6 +95,7 @@ class Backbone:
   decoder_endpoints: Mapping[int, str]
   deeplab_final_endpoint: str
   quant_input_node: str
+  quant_input_stats: Tuple[float, float]
   classifier_input_node: str
   mean_pixel: Sequence[float]
   default_image_size: int
@@ -171,6 +178,7 @@ def _mobilenet_record(name, module, conv_defs, decoder_endpoints, deeplab_final_
       decoder_endpoints=decoder_endpoints,
       deeplab_final_endpoint=deeplab_final_endpoint,
       quant_input_node='%s/%s/%s' % (scope, scope, INPUT_NAME),
+      quant_input_stats=UNIT_RANGE_STATS,
       classifier_input_node='%s/%s' % (scope, mobilenet_lib.INPUT_NAME),
       mean_pixel=UNIT_RANGE_MEAN,
       default_image_size=224,
@@ -199,7 +207,8 @@ def _subtract_imagenet_mean(images, dtype):
   return tf.cast(tf.cast(images, tf.float32) - mean_rgb, dtype)
 
 
-def _deep_backbone_record(name, module, scope, mean_pixel, preprocess_fn, preprocessing_name):
+def _deep_backbone_record(name, module, scope, mean_pixel, preprocess_fn, preprocessing_name,
+                          quant_input_stats):
   """A ResNet-v1 or Xception record: `module` provides the DeepLab/classifier interface.
 
   Args:
@@ -219,6 +228,7 @@ def _deep_backbone_record(name, module, scope, mean_pixel, preprocess_fn, prepro
       decoder_endpoints=types.MappingProxyType(module.DECODER_END_POINTS[name]),
       deeplab_final_endpoint=module.DEEPLAB_FINAL_ENDPOINT,
       quant_input_node='%s/%s/%s' % (scope, scope, INPUT_NAME),
+      quant_input_stats=quant_input_stats,
       classifier_input_node='%s/%s' % (scope, module.INPUT_NAME),
       mean_pixel=mean_pixel,
       default_image_size=module.DEFAULT_IMAGE_SIZE,
@@ -240,13 +250,15 @@ def _resnet_record(name):
       name, resnet_v1, resnet_v1.VARIANTS[name].scope,
       mean_pixel=UNIT_RANGE_MEAN if beta else MEAN_RGB,
       preprocess_fn=_scale_to_unit_range if beta else _subtract_imagenet_mean,
-      preprocessing_name='inception' if beta else 'vgg')
+      preprocessing_name='inception' if beta else 'vgg',
+      quant_input_stats=UNIT_RANGE_STATS if beta else IMAGENET_MEAN_STATS)
 
 
 def _xception_record(name):
   return _deep_backbone_record(name, xception, name, mean_pixel=UNIT_RANGE_MEAN,
                                preprocess_fn=_scale_to_unit_range,
-                               preprocessing_name='inception')
+                               preprocessing_name='inception',
+                               quant_input_stats=UNIT_RANGE_STATS)
 
 
 # All records, in the order the docs list them. Families add their records here (one entry each).
