@@ -7,7 +7,7 @@ import os
 import subprocess
 import zipfile
 
-from tests import shell
+from tests import helpers
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -94,7 +94,7 @@ def testAde20kScript_ArchiveWithoutLayoutFailsAndLeavesNothing(tmp_path):
   with zipfile.ZipFile(zip_path, 'w') as z:
     z.writestr('ADEChallengeData2016/images/training/ADE_train_00000001.jpg', b'x')
   work = str(tmp_path / 'ADE20K')
-  result = shell.run_script('download_and_convert_ade20k.sh', [zip_path], env={'WORK_DIR': work})
+  result = helpers.run_script('download_and_convert_ade20k.sh', [zip_path], env={'WORK_DIR': work})
   assert result.returncode == 1
   assert result.stderr == ('ERROR: %s: archive holds no ADEChallengeData2016/ folder with '
                            'images/ and annotations/\n' % zip_path)
@@ -107,7 +107,7 @@ def testCityscapesScript_ZipWithoutTopFolderFails(tmp_path):
   (root / 'leftImg8bit').mkdir(parents=True)
   with zipfile.ZipFile(str(root / 'gtFine_trainvaltest.zip'), 'w') as z:
     z.writestr('train/aachen/aachen_000000_000019_gtFine_labelIds.png', b'x')
-  result = shell.run_script('convert_cityscapes.sh', [str(root)])
+  result = helpers.run_script('convert_cityscapes.sh', [str(root)])
   assert result.returncode == 1
   assert result.stderr == ('ERROR: %s/gtFine_trainvaltest.zip: archive holds no top-level '
                            'gtFine/ folder\n' % root)
@@ -117,7 +117,7 @@ def testCityscapesScript_ZipWithoutTopFolderFails(tmp_path):
 def testVocScript_UnsupportedArchiveTypeFails(tmp_path):
   archive = tmp_path / 'VOCtrainval_11-May-2012.rar'
   archive.write_bytes(b'Rar!')
-  result = shell.run_script('download_and_convert_voc2012.sh', [str(archive)],
+  result = helpers.run_script('download_and_convert_voc2012.sh', [str(archive)],
                             env={'WORK_DIR': str(tmp_path / 'w')})
   assert result.returncode == 1
   assert result.stderr == ('ERROR: %s: unsupported archive type (expected .tar, .tar.gz, .tgz '

@@ -11,27 +11,13 @@ import tensorflow as tf
 
 from deeplab.utils import tflite_utils
 from slim.tflite import convert as tflite_convert
-from slim.tflite import convert as tflite_convert
 from slim.tflite import inspection as tflite_inspect
-
-
-def _frozen_graph():
-  with tf.Graph().as_default() as graph:
-    image = tf.compat.v1.placeholder(tf.uint8, [1, 8, 8, 3], name='ImageTensor')
-    x = tf.cast(image, tf.float32) * (2.0 / 255) - 1.0
-    x = tf.quantization.fake_quant_with_min_max_args(x, -1.0, 1.0, name='input')
-    w = np.random.RandomState(0).uniform(-1, 1, [1, 1, 3, 4]).astype(np.float32)
-    wq = tf.quantization.fake_quant_with_min_max_args(tf.constant(w), -1.0, 1.0,
-                                                      narrow_range=True)
-    y = tf.nn.relu6(tf.nn.conv2d(x, wq, 1, 'SAME') + tf.constant([0.1, 0.2, 0.3, 0.4]))
-    y = tf.quantization.fake_quant_with_min_max_args(y, 0.0, 6.0)
-    tf.argmax(y, 3, name='ArgMax')
-    return graph.as_graph_def()
+from tests import helpers
 
 
 @pytest.mark.parametrize('inference_type', ['uint8', 'int8'])
 def testConvert_FullyIntegerAndAgreesWithGraph(inference_type):
-  graph_def = _frozen_graph()
+  graph_def = helpers.tiny_quantized_graph()
   model = tflite_utils.convert(graph_def, 'input:0', 'ArgMax:0', inference_type)
   assert tflite_inspect.is_fully_integer(model)
   input_type = tf.lite.Interpreter(model_content=model).get_input_details()[0]['dtype']

@@ -7,9 +7,9 @@ import pytest
 import tensorflow as tf
 
 from deeplab import common
-from deeplab.utils import tflite_utils
-
 from deeplab import quantization_report as report
+from deeplab.utils import tflite_utils
+from tests import helpers
 
 
 def testParseLabelled_RejectsMissingLabelOrFile(tmp_path):
@@ -75,8 +75,7 @@ class _TinyDataset(object):
 
 
 def testBuildRows_GraphAndTFLiteRowsWithSpeedRatios(tmp_path):
-  from tests.deeplab import test_convert_to_tflite as tiny
-  graph_def = tiny._frozen_graph()  # pylint: disable=protected-access
+  graph_def = helpers.tiny_quantized_graph()
   uint8 = tmp_path / 'uint8.tflite'
   uint8.write_bytes(tflite_utils.convert(graph_def, 'input:0', 'ArgMax:0'))
   result = tmp_path / 'eval.json'

@@ -1,6 +1,6 @@
 """Tests of DeepLab's training graph on the shared session loop (stand-in backbone).
 
-The stand-in backbone (see test_model.py) keeps these tests independent of slim.nets; the head,
+The stand-in backbone (tests.helpers) keeps these tests independent of slim.nets; the head,
 loss, optimizer (deeplab.utils.train_utils), checkpointing and resume logic
 (slim.runtime.train_loop) are the real ones.
 """
@@ -14,9 +14,8 @@ import tensorflow as tf
 from deeplab import common
 from deeplab.utils import train_utils as deeplab_train_utils
 from slim.runtime import train_loop
-from tests.deeplab import test_model
 
-_stand_in_backbone = test_model._stand_in_backbone  # pylint: disable=protected-access
+pytestmark = pytest.mark.usefixtures('stand_in_backbone')
 
 
 def _build(num_clones=1, loss_scale=1.0):
