@@ -16,6 +16,7 @@ import collections
 import os
 
 import slim  # noqa: F401  (graph-mode TF1 behaviour before any TF use)
+from slim import fileio
 import tensorflow as tf
 
 from datasets import build_data
@@ -201,9 +202,12 @@ class Dataset(object):
     return sample
 
   def _get_all_files(self):
-    """Returns the shard paths of the split; DatasetBuildError if there are none."""
+    """Returns the shard paths of the split; DatasetBuildError if none or some are missing."""
     pattern = os.path.join(self.dataset_dir, _FILE_PATTERN % self.split_name)
-    files = sorted(f for f in tf.io.gfile.glob(pattern) if '.tmp-' not in f)
+    try:
+      files = fileio.find_shards(self.dataset_dir, self.split_name)
+    except ValueError as e:
+      raise build_data.DatasetBuildError(str(e)) from None
     if not files:
       raise build_data.DatasetBuildError(
           '%s: no TFRecord files for split %r of dataset %r (expected %s-XXXXX-of-XXXXX.tfrecord)'

@@ -221,3 +221,53 @@ def testSampleKeys_KeepTheOriginalNames():
           'ORIGINAL_IMAGE': 'original_image', 'TEST_SET': 'test'}
   for name in ('LABELS_CLASS', 'IMAGE', 'LABEL', 'ORIGINAL_IMAGE', 'TEST_SET'):
     assert getattr(common, name) == getattr(sample_keys, name), name
+
+
+def _four_pairs(tmp_path, corrupt_index=None):
+  rng = np.random.default_rng(3)
+  names = ['p%d' % i for i in range(4)]
+  pairs = [_random_pair(rng) for _ in names]
+  list_path, image_dir, label_dir = _write_voc(str(tmp_path), names, [p[0] for p in pairs],
+                                               [p[1] for p in pairs])
+  if corrupt_index is not None:
+    with open(os.path.join(image_dir, names[corrupt_index] + '.png'), 'wb') as f:
+      f.write(b'\x89PNG not really')
+  return list_path, image_dir, label_dir
+
+
+def testConvert_CorruptThirdImageLeavesNoShardAtAll(tmp_path):
+  list_path, image_dir, label_dir = _four_pairs(tmp_path, corrupt_index=2)
+  out_dir = str(tmp_path / 'out')
+  with pytest.raises(build_data.DatasetBuildError, match=r'p2\.png'):
+    build_voc2012_data.convert_dataset(list_path, image_dir, label_dir, out_dir,
+                                       image_format='png', num_classes=6, num_shards=4)
+  # Shards 0 and 1 (complete before the failure) were never published: nothing is left.
+  assert os.listdir(out_dir) == []
+
+
+def testConvert_RebuildWithOtherShardCountRemovesTheStaleSet(tmp_path):
+  list_path, image_dir, label_dir = _four_pairs(tmp_path)
+  out_dir = str(tmp_path / 'out')
+  build_voc2012_data.convert_dataset(list_path, image_dir, label_dir, out_dir,
+                                     image_format='png', num_classes=6, num_shards=4)
+  build_voc2012_data.convert_dataset(list_path, image_dir, label_dir, out_dir,
+                                     image_format='png', num_classes=6, num_shards=2)
+  assert sorted(os.listdir(out_dir)) == ['val-00000-of-00002.tfrecord',
+                                         'val-00001-of-00002.tfrecord']
+
+
+def testDataset_MissingShardsAreRefusedNamingThem(tmp_path):
+  list_path, image_dir, label_dir = _four_pairs(tmp_path)
+  out_dir = str(tmp_path / 'out')
+  build_voc2012_data.convert_dataset(list_path, image_dir, label_dir, out_dir,
+                                     image_format='png', num_classes=6, num_shards=4)
+  os.remove(os.path.join(out_dir, 'val-00002-of-00004.tfrecord'))
+  os.remove(os.path.join(out_dir, 'val-00003-of-00004.tfrecord'))
+  dataset = data_generator.Dataset('pascal_voc_seg', 'val', out_dir, batch_size=1,
+                                   crop_size=[33, 33],
+                                   preprocess_fn=input_preprocess.preprocess_image_and_label)
+  with pytest.raises(build_data.DatasetBuildError,
+                     match=r"^.*out: split 'val' has 2 of its 4 shards; missing "
+                           r"val-00002-of-00004.tfrecord, val-00003-of-00004.tfrecord "
+                           r"\(an interrupted build or copy\?\): rebuild the split$"):
+    dataset.get_one_shot_iterator()
