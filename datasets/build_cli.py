@@ -18,20 +18,17 @@ pair into the script:
   if __name__ == '__main__':      # `python datasets/build_X.py` (the package is installed)
     run()
 
-A bad input file (`build_data.DatasetBuildError`) is the user's error, not a bug: the script
-prints `ERROR: <message>` on stderr and exits with status 1, without a traceback. Every other
-exception keeps its traceback.
+A bad input file (`build_data.DatasetBuildError`) or flag value is the user's error, not a bug:
+the script prints `ERROR: <message>` on stderr and exits with status 1, without a traceback
+(`slim.runtime.entry`, shared by every entry script). Every other exception keeps its traceback.
 """
-import sys
-
-from absl import app
 from absl import flags
 
-from datasets import build_data
+from slim.runtime import entry
 from slim.runtime import options
 
-# How a DatasetBuildError is shown (the scripts' callers match on this prefix).
-ERROR_FORMAT = 'ERROR: %s'
+# How a user error is shown (the scripts' callers match on this prefix).
+ERROR_FORMAT = entry.ERROR_FORMAT
 
 
 def main(options_cls, build_fn, flag_values=flags.FLAGS):
@@ -46,13 +43,11 @@ def main(options_cls, build_fn, flag_values=flags.FLAGS):
     What `build_fn` returns.
 
   Raises:
-    SystemExit: with 'ERROR: <message>' (status 1) when `build_fn` raises DatasetBuildError.
+    SystemExit: with 'ERROR: <message>' (status 1) when `build_fn` raises a user error
+      (DatasetBuildError and the other ValueErrors, see slim.runtime.entry).
   """
-  opts = options.from_flags(options_cls, flag_values)
-  try:
-    return build_fn(opts)
-  except build_data.DatasetBuildError as e:
-    sys.exit(ERROR_FORMAT % e)
+  return entry.guarded(lambda argv: build_fn(options.from_flags(options_cls, flag_values)),
+                       None, flag_values)
 
 
 def run(options_cls, build_fn, argv=None):
@@ -67,9 +62,7 @@ def run(options_cls, build_fn, argv=None):
     SystemExit: always, as absl's app.run: status 0 on success, 1 with 'ERROR: <message>' on a
       DatasetBuildError, and absl's usage status on a bad flag.
   """
-  options.define_flags(options_cls)
-
   def _main(unused_argv):
     main(options_cls, build_fn)  # None: app.run would exit with a returned value as status.
 
-  app.run(_main, argv=argv)
+  entry.run(_main, options_cls, argv=argv)

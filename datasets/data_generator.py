@@ -13,6 +13,7 @@ so DeepLab passes its own function in:
   samples = dataset.get_one_shot_iterator().get_next()
 """
 import collections
+import contextlib
 import os
 
 import slim  # noqa: F401  (graph-mode TF1 behaviour before any TF use)
@@ -72,6 +73,21 @@ MISSING_PREPROCESS_FN_ERROR = (
     'Dataset(%r, %r) has no preprocess_fn: pass '
     'preprocess_fn=deeplab.input_preprocess.preprocess_image_and_label (or a function taking '
     'its keywords and returning (original_image, processed_image, label)) to build the iterator')
+
+
+def _largest_image(files):
+  """(max height, max width, file name of the tallest image) over the records of `files`."""
+  height = width = 0
+  name = ''
+  for path in files:
+    for record in tf1.io.tf_record_iterator(path):
+      feature = tf.train.Example.FromString(record).features.feature
+      h = feature[build_data.IMAGE_HEIGHT].int64_list.value[0]
+      w = feature[build_data.IMAGE_WIDTH].int64_list.value[0]
+      if h > height:
+        name = feature[build_data.IMAGE_FILENAME].bytes_list.value[0].decode('utf-8', 'replace')
+      height, width = max(height, h), max(width, w)
+  return height, width, name
 
 
 def get_cityscapes_dataset_name():
@@ -214,6 +230,51 @@ class Dataset(object):
           % (pattern, self.split_name, self.dataset_name, self.split_name))
     return files
 
+  def explain_input_error(self, error, crop_flag='crop_size'):
+    """Turns a TF error raised while reading this dataset into a clear DatasetBuildError.
+
+    TF reports a truncated shard as a DataLossError of `IteratorGetNext` naming no file, and an
+    evaluation crop smaller than an image as "Attempted to pad to a smaller size than the input
+    element": both say nothing about what to fix.
+
+    Args:
+      error: a `tf.errors.OpError` from running this dataset's iterator.
+      crop_flag: the flag the crop size came from (e.g. 'eval_crop_size'); None when it is not a
+        flag (a TFLite model's fixed input size).
+
+    Returns:
+      A DatasetBuildError naming the shard or the flag and what is expected, or None when the
+      error is neither of these.
+    """
+    files = getattr(self, 'files', None) or self._get_all_files()
+    if 'Attempted to pad to a smaller size' in error.message:
+      height, width, name = _largest_image(files)
+      crop = '%d,%d' % tuple(self.crop_size)
+      what = ('--%s=%s' % (crop_flag, crop) if crop_flag
+              else 'The crop %s (the model input size)' % crop)
+      return build_data.DatasetBuildError(
+          '%s is smaller than the images of split %r (up to %dx%d, e.g. %s): evaluation pads '
+          'each image to the crop, so it must be at least %d,%d'
+          % (what, self.split_name, height, width, name, height, width))
+    if isinstance(error, tf.errors.DataLossError):
+      bad = fileio.unreadable_shard(files)
+      if bad:
+        return build_data.DatasetBuildError('%s: truncated or corrupt TFRecord shard of split %r '
+                                            '(%s); rebuild the split' % (bad[0], self.split_name,
+                                                                         bad[1]))
+    return None
+
+  @contextlib.contextmanager
+  def explained_errors(self, crop_flag='crop_size'):
+    """Context manager: TF errors of reading this dataset come out as `explain_input_error`s."""
+    try:
+      yield
+    except tf.errors.OpError as e:
+      clear = self.explain_input_error(e, crop_flag)
+      if clear is None:
+        raise
+      raise clear from None
+
   def get_one_shot_iterator(self):
     """Returns a one-shot iterator over batched sample dicts.
 
@@ -224,6 +285,7 @@ class Dataset(object):
     if self.preprocess_fn is None:
       raise ValueError(MISSING_PREPROCESS_FN_ERROR % (self.dataset_name, self.split_name))
     files = self._get_all_files()
+    self.files = files
     dataset = tf.data.TFRecordDataset(files, num_parallel_reads=self.num_readers)
     dataset = dataset.map(self._parse_function, num_parallel_calls=self.num_readers)
     dataset = dataset.map(self._preprocess_image, num_parallel_calls=self.num_readers)

@@ -12,10 +12,10 @@ is not faster than float; int8 is). A model that still contains float ops is ref
 unless --allow_float_ops is set.
 """
 
-from absl import app
 from absl import flags
 import slim  # noqa: F401  pylint: disable=unused-import
 from slim import fileio
+from slim.runtime import entry
 from slim.runtime import options
 from slim.tflite import convert as tflite_convert
 from slim.tflite import inspection
@@ -50,8 +50,7 @@ def main(unused_argv):
 
 def run():
   """Console-script entry point."""
-  options.define_flags(ConvertOptions)
-  app.run(main)
+  entry.run(main, ConvertOptions)
 
 
 if __name__ == '__main__':

@@ -9,13 +9,14 @@ after --max_number_of_evaluations (<= 0 loops forever), through the shared
 import json
 import sys
 
-from absl import app
 from absl import flags
 from absl import logging
 import numpy as np
 import slim  # noqa: F401  pylint: disable=unused-import
 from slim import fileio
 from slim.runtime import eval_driver
+from slim.runtime import checkpoints
+from slim.runtime import entry
 from slim.runtime import options
 import tensorflow as tf
 
@@ -29,7 +30,8 @@ from deeplab.utils import metrics
 
 
 def evaluate_checkpoint(checkpoint_path, dataset, model_options, eval_scales=(1.0,),
-                        add_flipped_images=False, quantize_delay_step=-1, master=''):
+                        add_flipped_images=False, quantize_delay_step=-1, master='',
+                        crop_flag='eval_crop_size'):
   """Evaluates one checkpoint over the whole split.
 
   Args:
@@ -40,9 +42,13 @@ def evaluate_checkpoint(checkpoint_path, dataset, model_options, eval_scales=(1.
     add_flipped_images: add flipped inputs.
     quantize_delay_step: >= 0 for a QAT checkpoint.
     master: session target.
+    crop_flag: the flag of the crop size, named when an image is larger than the crop.
 
   Returns:
     (per_class_iou, miou, global_step).
+
+  Raises:
+    datasets.build_data.DatasetBuildError: a corrupt shard, or a crop smaller than an image.
   """
   graph = tf.Graph()
   with graph.as_default():
@@ -54,11 +60,12 @@ def evaluate_checkpoint(checkpoint_path, dataset, model_options, eval_scales=(1.
     saver = tf.compat.v1.train.Saver(tf.compat.v1.global_variables())
     confusion = np.zeros([dataset.num_of_classes] * 2, np.int64)
     with tf.compat.v1.Session(master) as sess:
-      saver.restore(sess, checkpoint_path)
+      checkpoints.restore(saver, sess, checkpoint_path)
       step = sess.run(global_step)
       while True:
         try:
-          pred, label = sess.run([predictions, samples[common.LABEL]])
+          with dataset.explained_errors(crop_flag):
+            pred, label = sess.run([predictions, samples[common.LABEL]])
         except tf.errors.OutOfRangeError:
           break
         confusion += metrics.confusion_matrix(pred, label, dataset.num_of_classes,
@@ -134,8 +141,7 @@ def main(unused_argv):
 
 def run():
   """Console-script entry point."""
-  options.define_flags(EvalOptions)
-  app.run(main)
+  entry.run(main, EvalOptions)
 
 
 if __name__ == '__main__':

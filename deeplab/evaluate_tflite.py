@@ -10,9 +10,9 @@ Usage:
 
 import os
 
-from absl import app
 from absl import flags
 import slim  # noqa: F401  pylint: disable=unused-import
+from slim.runtime import entry
 from slim.runtime import options
 from slim.tflite import latency
 
@@ -37,8 +37,7 @@ def main(unused_argv):
 
 def run():
   """Console-script entry point."""
-  options.define_flags(EvaluateTfliteOptions)
-  app.run(main)
+  entry.run(main, EvaluateTfliteOptions)
 
 
 if __name__ == '__main__':

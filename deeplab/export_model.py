@@ -11,12 +11,12 @@ experimental_create_eval_graph(per_channel=True). The graph is built by
 
 import os
 
-from absl import app
 from absl import flags
 from absl import logging
 import slim  # noqa: F401  pylint: disable=unused-import
 from slim import fileio
 from slim.runtime import checkpoints
+from slim.runtime import entry
 from slim.runtime import options
 import tensorflow as tf
 
@@ -67,8 +67,7 @@ def main(unused_argv):
 
 def run():
   """Console-script entry point."""
-  options.define_flags(ExportOptions)
-  app.run(main)
+  entry.run(main, ExportOptions)
 
 
 if __name__ == '__main__':

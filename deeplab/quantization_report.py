@@ -16,9 +16,9 @@ Usage (scripts/local_test.sh runs it):
 import json
 import os
 
-from absl import app
 from absl import flags
 import slim  # noqa: F401  pylint: disable=unused-import
+from slim.runtime import entry
 from slim.runtime import options
 from slim.runtime import report
 from slim.tflite import inspection
@@ -164,8 +164,7 @@ def main(unused_argv):
 
 def run():
   """Console-script entry point."""
-  options.define_flags(ReportOptions)
-  app.run(main)
+  entry.run(main, ReportOptions)
 
 
 if __name__ == '__main__':

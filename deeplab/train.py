@@ -12,10 +12,10 @@ A killed run restarted with the same command continues from the last checkpoint 
 with a clear message and keeps the last good checkpoint (slim/runtime/train_loop.py).
 """
 
-from absl import app
 from absl import flags
 from absl import logging
 import slim  # noqa: F401  pylint: disable=unused-import
+from slim.runtime import entry
 from slim.runtime import options
 from slim.runtime import train_loop
 import tensorflow as tf
@@ -140,7 +140,8 @@ def train(opts, model_options, image_pyramid=None):
                                save_interval_secs=opts.save_interval_secs,
                                save_summaries_secs=opts.save_summaries_secs,
                                master=opts.master),
-        init_fn=init_fn, log_tensors={'lr': learning_rate})
+        init_fn=init_fn, log_tensors={'lr': learning_rate},
+        explain_error=dataset.explain_input_error)
 
 
 def main(unused_argv):
@@ -156,8 +157,7 @@ def main(unused_argv):
 
 def run():
   """Console-script entry point."""
-  options.define_flags(TrainOptions)
-  app.run(main)
+  entry.run(main, TrainOptions)
 
 
 if __name__ == '__main__':

@@ -7,12 +7,13 @@ each new checkpoint of --checkpoint_dir (the shared `slim.runtime.eval_driver` l
 
 import os
 
-from absl import app
 from absl import flags
 from absl import logging
 import numpy as np
 import slim  # noqa: F401  pylint: disable=unused-import
 from slim.runtime import eval_driver
+from slim.runtime import checkpoints
+from slim.runtime import entry
 from slim.runtime import options
 import tensorflow as tf
 
@@ -75,12 +76,13 @@ def visualize_checkpoint(checkpoint_path, dataset, model_options, save_dir, raw_
     saver = tf.compat.v1.train.Saver(tf.compat.v1.global_variables())
     count = 0
     with tf.compat.v1.Session(master) as sess:
-      saver.restore(sess, checkpoint_path)
+      checkpoints.restore(saver, sess, checkpoint_path)
       while True:
         try:
-          pred, originals, names, heights, widths = sess.run([
-              predictions, samples[common.ORIGINAL_IMAGE], samples[common.IMAGE_NAME],
-              samples[common.HEIGHT], samples[common.WIDTH]])
+          with dataset.explained_errors('vis_crop_size'):
+            pred, originals, names, heights, widths = sess.run([
+                predictions, samples[common.ORIGINAL_IMAGE], samples[common.IMAGE_NAME],
+                samples[common.HEIGHT], samples[common.WIDTH]])
         except tf.errors.OutOfRangeError:
           break
         for i in range(pred.shape[0]):
@@ -134,8 +136,7 @@ def main(unused_argv):
 
 def run():
   """Console-script entry point."""
-  options.define_flags(VisOptions)
-  app.run(main)
+  entry.run(main, VisOptions)
 
 
 if __name__ == '__main__':

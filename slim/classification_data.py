@@ -120,6 +120,16 @@ def get_dataset(dataset_name, split_name, dataset_dir):
   return DatasetDescriptor(info, split_name, dataset_dir, files, num_classes)
 
 
+def explain_input_error(descriptor, error):
+  """A clear error for a TF error of reading `descriptor`'s shards (a truncated one), or None."""
+  if isinstance(error, tf.errors.DataLossError):
+    bad = fileio.unreadable_shard(descriptor.files)
+    if bad:
+      return ValueError('%s: truncated or corrupt TFRecord shard of split %r (%s); rebuild the '
+                        'split' % (bad[0], descriptor.split_name, bad[1]))
+  return None
+
+
 def parse_example(serialized):
   """Parses one serialized example; returns (uint8 image [H, W, 3], int64 label)."""
   features = tf.io.parse_single_example(serialized, {

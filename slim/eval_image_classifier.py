@@ -22,7 +22,6 @@ import dataclasses
 import json
 from typing import Optional
 
-from absl import app
 from absl import logging
 import numpy as np
 
@@ -36,6 +35,7 @@ from slim import fileio
 from slim import pruning
 from slim.preprocessing import preprocessing_factory
 from slim.runtime import checkpoints
+from slim.runtime import entry
 from slim.runtime import options
 from slim.tflite import ptq
 
@@ -133,7 +133,7 @@ def evaluate(opts):
     saver = tf.compat.v1.train.Saver(variables)
     hits1 = hitsk = total = 0
     with tf.compat.v1.Session(graph=graph) as sess:
-      saver.restore(sess, checkpoint)
+      checkpoints.restore(saver, sess, checkpoint)
       step = int(sess.run(global_step))
       batches = 0
       while opts.max_num_batches is None or batches < opts.max_num_batches:
@@ -186,8 +186,7 @@ def main(unused_argv):
 
 def run():
   """Console-script entry point."""
-  options.define_flags(EvalOptions)
-  app.run(main)
+  entry.run(main, EvalOptions)
 
 
 if __name__ == '__main__':

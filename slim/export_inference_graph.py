@@ -26,7 +26,6 @@ import dataclasses
 import json
 from typing import Optional
 
-from absl import app
 from absl import logging
 
 import slim  # noqa: F401  (graph-mode TF1 behaviour before any TF use)
@@ -38,6 +37,7 @@ from slim import classification_model
 from slim import fileio
 from slim import pruning
 from slim.runtime import checkpoints
+from slim.runtime import entry
 from slim.runtime import options
 from slim.tflite import convert
 
@@ -210,8 +210,7 @@ def main(unused_argv):
 
 def run():
   """Console-script entry point."""
-  options.define_flags(ExportOptions)
-  app.run(main)
+  entry.run(main, ExportOptions)
 
 
 if __name__ == '__main__':

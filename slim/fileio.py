@@ -98,3 +98,20 @@ def find_shards(folder, split):
                        % (folder, split, count - len(missing), count,
                           ', '.join(SHARD_PATTERN % (split, i, count) for i in missing)))
   return files
+
+
+def unreadable_shard(files):
+  """Returns (path, reason) of the first TFRecord file that cannot be read to its end, or None.
+
+  TF's reader names neither the file nor the split when a record is truncated or corrupt ("Read
+  less bytes than requested" from IteratorGetNext): readers call this after such an error to say
+  which shard it was.
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top  (fileio itself needs no TF)
+  for path in files:
+    try:
+      for _ in tf.compat.v1.io.tf_record_iterator(path):
+        pass
+    except tf.errors.OpError as e:
+      return path, e.message.strip().splitlines()[0]
+  return None

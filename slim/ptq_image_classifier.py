@@ -11,13 +11,13 @@ uint8 model io. The float graph comes from `export_inference_graph.py --checkpoi
 import dataclasses
 from typing import Optional
 
-from absl import app
 
 import slim  # noqa: F401  (graph-mode TF1 behaviour before any TF use)
 from slim import classification_data
 from slim import classification_model
 from slim import fileio
 from slim.preprocessing import preprocessing_factory
+from slim.runtime import entry
 from slim.runtime import options
 from slim.tflite import ptq
 
@@ -88,8 +88,7 @@ def main(unused_argv):
 
 def run():
   """Console-script entry point."""
-  options.define_flags(PtqOptions)
-  app.run(main)
+  entry.run(main, PtqOptions)
 
 
 if __name__ == '__main__':

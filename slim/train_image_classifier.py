@@ -37,7 +37,6 @@ The library entry point is `train(TrainOptions(...))`; only `main()` reads flags
 import dataclasses
 from typing import List, Optional
 
-from absl import app
 from absl import logging
 
 import slim  # noqa: F401  (graph-mode TF1 behaviour before any TF use)
@@ -50,6 +49,7 @@ from slim import classification_model
 from slim import pruning
 from slim.preprocessing import preprocessing_factory
 from slim.runtime import checkpoints
+from slim.runtime import entry
 from slim.runtime import options
 from slim.runtime import train_loop
 
@@ -248,7 +248,7 @@ def build_train_graph(opts):
     A dict with 'train_op' (returns the total loss), 'global_step', 'learning_rate',
     'total_loss', 'accuracy' (streaming-free batch accuracy), 'num_classes', 'mask_update_op'
     (the conditional mask update to run after each train_op; None without pruning or with
-    frozen masks).
+    frozen masks), 'descriptor' (the training split, for input error messages).
   """
   descriptor = classification_data.get_dataset(opts.dataset_name, opts.dataset_split_name,
                                                opts.dataset_dir)
@@ -302,6 +302,7 @@ def build_train_graph(opts):
                       ('batch_accuracy', accuracy)):
     tf.compat.v1.summary.scalar(name, value)
   return {'train_op': train_op, 'global_step': global_step, 'learning_rate': learning_rate,
+          'descriptor': descriptor,
           'total_loss': total_loss, 'accuracy': accuracy, 'num_classes': num_classes,
           'mask_update_op': mask_update_op}
 
@@ -335,6 +336,7 @@ def train(opts):
                                save_interval_secs=opts.save_interval_secs,
                                save_summaries_secs=opts.save_summaries_secs),
         init_fn=init_fn, log_tensors={'batch_accuracy': t['accuracy']},
+        explain_error=lambda e: classification_data.explain_input_error(t['descriptor'], e),
         after_step_ops=[t['mask_update_op']] if t['mask_update_op'] is not None else ())
 
 
@@ -345,8 +347,7 @@ def main(unused_argv):
 
 def run():
   """Console-script entry point."""
-  options.define_flags(TrainOptions)
-  app.run(main)
+  entry.run(main, TrainOptions)
 
 
 if __name__ == '__main__':

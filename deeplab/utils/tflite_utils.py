@@ -99,7 +99,9 @@ def evaluate(segmenter, dataset):
     with tf.compat.v1.Session() as sess:
       while True:
         try:
-          images, labels = sess.run([samples[common.IMAGE], samples[common.LABEL]])
+          # The crop is the model input size: the images must fit in it.
+          with dataset.explained_errors(crop_flag=None):
+            images, labels = sess.run([samples[common.IMAGE], samples[common.LABEL]])
         except tf.errors.OutOfRangeError:
           break
         for image, label in zip(images, labels):
