@@ -9,6 +9,8 @@
 - `restore_for_export(sess, checkpoint)`: restores every variable of an export graph, deriving
   per-channel weight ranges that a per-tensor QAT checkpoint does not hold.
 """
+import os
+
 from absl import logging
 import tensorflow as tf
 
@@ -75,12 +77,18 @@ def restore(saver, sess, checkpoint):
                           'earlier checkpoint' % (checkpoint, error_reason(e))) from None
 
 
-def readable_checkpoints(logdir):
-  """The checkpoints of `logdir` listed in its `checkpoint` state file, newest first."""
-  state = tf.train.get_checkpoint_state(logdir)
-  if state is None:
-    return []
-  return list(reversed(state.all_model_checkpoint_paths)) or [state.model_checkpoint_path]
+def saved_checkpoints(logdir, basename='model.ckpt'):
+  """The `<basename>-<step>` checkpoints found in `logdir` (by their .index files), newest first.
+
+  Read from the folder, not from the `checkpoint` state file, which a restarted Saver rewrites
+  with only the checkpoints it wrote itself.
+  """
+  steps = []
+  for path in tf.io.gfile.glob(os.path.join(logdir, basename + '-*.index')):
+    step = path[:-len('.index')].rsplit('-', 1)[1]
+    if step.isdigit():
+      steps.append(int(step))
+  return [os.path.join(logdir, '%s-%d' % (basename, step)) for step in sorted(steps, reverse=True)]
 
 
 def in_scopes(name, scopes):

@@ -150,16 +150,27 @@ def _resume(sess, saver, logdir):
   """Restores the newest readable checkpoint of `logdir`; returns whether one was restored.
 
   A run killed (even by SIGKILL) while saving can leave its newest checkpoint unreadable; the
-  one before it is then used, so at most the steps since that checkpoint are lost.
+  one before it is then used, so at most the steps since that checkpoint are lost. The saver
+  takes over the older checkpoints, so `max_to_keep` still bounds the folder.
+
+  Raises:
+    CheckpointError: the folder holds checkpoints but none of them can be read (starting over
+      would silently discard the run).
   """
-  for checkpoint in checkpoints.readable_checkpoints(logdir):
+  found = checkpoints.saved_checkpoints(logdir, CHECKPOINT_BASENAME)
+  for checkpoint in found:
     try:
       checkpoints.restore(saver, sess, checkpoint)
     except checkpoints.CheckpointError as e:
       logging.warning('Skipping %s', e)
       continue
     logging.info('Resuming from %s', checkpoint)
+    saver.recover_last_checkpoints(list(reversed(found)))
     return True
+  if found:
+    raise checkpoints.CheckpointError(
+        '%s: none of its %d checkpoints can be read (%s ...); move them away to train from '
+        'scratch or from --tf_initial_checkpoint' % (logdir, len(found), found[0]))
   return False
 
 

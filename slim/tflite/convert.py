@@ -20,6 +20,7 @@ import tempfile
 import tensorflow as tf
 
 from slim.tflite import inspection as tflite_inspect
+from slim.tflite import interpreter as interpreter_lib
 
 
 class NotFullyQuantizedError(ValueError):
@@ -92,13 +93,21 @@ def v1_converter(graph_def, input_arrays, output_arrays, input_shapes):
     os.remove(pb_path)
 
 
-def check_fully_integer(model, allow_float_ops, inference_type):
-  """Returns `model`, or raises NotFullyQuantizedError listing its float ops (unless allowed)."""
-  if not allow_float_ops:
+def check_model(model, allow_float_ops, inference_type):
+  """Returns a converted `model` after checking it is usable.
+
+  It must run in the default interpreter (XNNPACK included), and a quantized one must be fully
+  integer unless `allow_float_ops`.
+
+  Raises:
+    NotFullyQuantizedError: float ops in a quantized model, listed.
+    slim.tflite.interpreter.ModelNotRunnableError: the interpreter refuses or fails to run it.
+  """
+  if inference_type != 'float' and not allow_float_ops:
     float_ops = tflite_inspect.float_ops(model)
     if float_ops:
       raise NotFullyQuantizedError(float_ops, inference_type)
-  return model
+  return interpreter_lib.check_runs(model, 'The converted %s model' % inference_type)
 
 
 def convert_uint8(graph_def, input_arrays, output_arrays, input_shapes, mean_values=127.5,
@@ -119,13 +128,14 @@ def convert_uint8(graph_def, input_arrays, output_arrays, input_shapes, mean_val
 
   Raises:
     NotFullyQuantizedError: when ops stayed float and allow_float_ops is False.
+    slim.tflite.interpreter.ModelNotRunnableError: the default interpreter cannot run the model.
   """
   converter = v1_converter(graph_def, input_arrays, output_arrays, input_shapes)
   converter.inference_type = tf.uint8
   converter.inference_input_type = tf.uint8
   converter.quantized_input_stats = {name: (mean_values, std_dev_values) for name in input_arrays}
   converter.change_concat_input_ranges = change_concat_input_ranges
-  return check_fully_integer(converter.convert(), allow_float_ops, 'uint8')
+  return check_model(converter.convert(), allow_float_ops, 'uint8')
 
 
 def convert_int8(graph_def, input_arrays, output_arrays, input_shapes, mean_values=127.5,
@@ -147,9 +157,10 @@ def convert_int8(graph_def, input_arrays, output_arrays, input_shapes, mean_valu
   converter.inference_input_type = tf.int8
   converter.quantized_input_stats = {
       name: (mean_values - 128.0, std_dev_values) for name in input_arrays}
-  return check_fully_integer(converter.convert(), allow_float_ops, 'int8')
+  return check_model(converter.convert(), allow_float_ops, 'int8')
 
 
 def convert_float(graph_def, input_arrays, output_arrays, input_shapes):
-  """Float32 conversion (FakeQuant-free graph, e.g. the float export)."""
-  return v1_converter(graph_def, input_arrays, output_arrays, input_shapes).convert()
+  """Float32 conversion (FakeQuant-free graph, e.g. the float export), checked to run."""
+  return check_model(
+      v1_converter(graph_def, input_arrays, output_arrays, input_shapes).convert(), True, 'float')

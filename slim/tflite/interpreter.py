@@ -9,6 +9,7 @@ load time as `ModelNotRunnableError`.
 """
 import os
 
+import numpy as np
 import tensorflow as tf
 
 
@@ -53,3 +54,27 @@ def load(model, num_threads=None, allocate=True, default_delegates=True, what='T
       raise ModelNotRunnableError('%s cannot be prepared by the default TFLite interpreter: %s'
                                   % (what, str(e).strip())) from None
   return interpreter
+
+
+def check_runs(model, what='TFLite model'):
+  """Loads `model` in the default interpreter and runs one invoke on zero inputs.
+
+  Converters accept models that the interpreter then refuses (XNNPACK "failed to prepare" a
+  node); every model this project writes is checked here first, so such a model is refused at
+  conversion time with the op and the reason, not found later by its user.
+
+  Returns:
+    `model`.
+
+  Raises:
+    ModelNotRunnableError: naming `what`, with TFLite's message (which names the op).
+  """
+  interpreter = load(model, what=what)
+  for detail in interpreter.get_input_details():
+    interpreter.set_tensor(detail['index'], np.zeros(detail['shape'], detail['dtype']))
+  try:
+    interpreter.invoke()
+  except RuntimeError as e:
+    raise ModelNotRunnableError('%s fails to run in the default TFLite interpreter: %s'
+                                % (what, str(e).strip())) from None
+  return model

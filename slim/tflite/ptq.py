@@ -81,7 +81,7 @@ def convert_ptq_int8(frozen_graph, input_arrays, output_arrays, input_shapes,
   converter.inference_input_type = IO_TYPES[io_type]
   converter.inference_output_type = IO_TYPES[io_type]
   model = converter.convert()
-  return convert.check_fully_integer(model, allow_float_ops, 'PTQ %s' % io_type)
+  return convert.check_model(model, allow_float_ops, 'PTQ %s' % io_type)
 
 
 class TFLiteClassifier(object):

@@ -271,3 +271,49 @@ def testDataset_MissingShardsAreRefusedNamingThem(tmp_path):
                            r"val-00002-of-00004.tfrecord, val-00003-of-00004.tfrecord "
                            r"\(an interrupted build or copy\?\): rebuild the split$"):
     dataset.get_one_shot_iterator()
+
+
+def _eval_dataset(out_dir, crop_size):
+  return data_generator.Dataset('pascal_voc_seg', 'val', out_dir, batch_size=1,
+                                crop_size=crop_size,
+                                preprocess_fn=input_preprocess.preprocess_image_and_label)
+
+
+def _read_all(dataset, crop_flag):
+  with tf.Graph().as_default():
+    samples = dataset.get_one_shot_iterator().get_next()
+    with tf.compat.v1.Session() as sess:
+      with dataset.explained_errors(crop_flag):
+        while True:
+          try:
+            sess.run(samples[common.IMAGE])
+          except tf.errors.OutOfRangeError:
+            return
+
+
+def testDataset_EvalCropSmallerThanTheImagesSaysTheMinimumCrop(tmp_path):
+  list_path, image_dir, label_dir = _four_pairs(tmp_path)
+  out_dir = str(tmp_path / 'out')
+  build_voc2012_data.convert_dataset(list_path, image_dir, label_dir, out_dir,
+                                     image_format='png', num_classes=6, num_shards=1)
+  with pytest.raises(build_data.DatasetBuildError,
+                     match=r"^--eval_crop_size=9,9 is smaller than the images of split 'val' "
+                           r"\(up to 21x17, e.g. p0\): evaluation pads each image to the crop, "
+                           r"so it must be at least 21,17$"):
+    _read_all(_eval_dataset(out_dir, [9, 9]), 'eval_crop_size')
+  _read_all(_eval_dataset(out_dir, [21, 17]), 'eval_crop_size')  # The minimum works.
+
+
+def testDataset_TruncatedShardIsNamed(tmp_path):
+  list_path, image_dir, label_dir = _four_pairs(tmp_path)
+  out_dir = str(tmp_path / 'out')
+  paths = build_voc2012_data.convert_dataset(list_path, image_dir, label_dir, out_dir,
+                                             image_format='png', num_classes=6, num_shards=2)
+  with open(paths[1], 'rb') as f:
+    data = f.read()
+  with open(paths[1], 'wb') as f:
+    f.write(data[:-10])  # Cut inside the last record.
+  with pytest.raises(build_data.DatasetBuildError,
+                     match=r"^.*out/val-00001-of-00002.tfrecord: truncated or corrupt TFRecord "
+                           r"shard of split 'val' \(.+\); rebuild the split$"):
+    _read_all(_eval_dataset(out_dir, [33, 33]), 'eval_crop_size')
