@@ -195,3 +195,31 @@ def testTrain_NoReadableCheckpointIsAnErrorNotAFreshStart(tmp_path):
   with pytest.raises(train_loop.checkpoints.CheckpointError,
                      match=r'^.*: none of its 1 checkpoints can be read'):
     _train(logdir, 2)
+
+
+def testTrain_InputErrorsAreExplainedByTheTrainersHook(tmp_path):
+  shard = str(tmp_path / 'train-00000-of-00001.tfrecord')
+  with tf.io.TFRecordWriter(shard) as writer:
+    for _ in range(3):
+      writer.write(b'x' * 100)
+  with open(shard, 'rb') as f:
+    content = f.read()
+  with open(shard, 'wb') as f:
+    f.write(content[:-10])
+  records = tf.compat.v1.data.make_one_shot_iterator(
+      tf.data.TFRecordDataset([shard]).repeat()).get_next()
+  global_step = tf.compat.v1.train.get_or_create_global_step()
+  w = tf.compat.v1.get_variable('w', [], initializer=tf.compat.v1.zeros_initializer())
+  loss = tf.square(w - tf.cast(tf.strings.length(records), tf.float32))
+  train_op = tf.compat.v1.train.GradientDescentOptimizer(1e-4).minimize(loss, global_step)
+  with tf.control_dependencies([train_op]):
+    train_op = tf.identity(loss)
+
+  def explain(error):
+    bad = train_loop.checkpoints.error_reason(error)
+    return ValueError('%s: truncated (%s)' % (shard, bad)) if isinstance(
+        error, tf.errors.DataLossError) else None
+
+  with pytest.raises(ValueError, match=r'^.*train-00000-of-00001\.tfrecord: truncated \(.+\)$'):
+    train_loop.train(train_op, global_step, train_loop.LoopOptions(
+        logdir=str(tmp_path / 'run'), number_of_steps=10), explain_error=explain)
