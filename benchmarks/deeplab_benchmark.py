@@ -22,19 +22,17 @@ import sys
 import tempfile
 import time
 
-if __name__ == '__main__' and __package__ in (None, ''):
-  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from absl import logging  # noqa: E402
-import slim  # noqa: E402,F401  pylint: disable=unused-import
-import tensorflow as tf  # noqa: E402
-from slim.tflite import convert  # noqa: E402
-from slim.tflite import inspect as tflite_inspect  # noqa: E402
+from absl import logging
+import slim  # noqa: F401  pylint: disable=unused-import
+import tensorflow as tf
+from slim.tflite import convert
+from slim.tflite import inspection as tflite_inspect
 
-from benchmarks import deeplab_recipe as recipe  # noqa: E402
-from slim.tflite import latency  # noqa: E402
-from benchmarks import machine  # noqa: E402
-from benchmarks import report  # noqa: E402
+from benchmarks import deeplab_recipe as recipe
+from slim.tflite import latency
+from benchmarks import machine
+from benchmarks import report
 
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'results')
 FULL_NAME = 'deeplab_mnv2_513'
@@ -84,8 +82,8 @@ def _model_stats(crop_size, depth_multiplier):
   image; params are the trainable variables (BN moving statistics excluded).
   """
   try:
-    from deeplab import stats as deeplab_stats  # pylint: disable=g-import-not-at-top
-    from slim.nets import stats  # pylint: disable=g-import-not-at-top
+    from deeplab import stats as deeplab_stats
+    from slim.nets import stats
   except ImportError:
     return {}
   with tf.Graph().as_default() as graph:

@@ -23,8 +23,8 @@ import slim  # noqa: F401  pylint: disable=unused-import  (TF1 graph mode before
 import tensorflow as tf
 
 from deeplab import common
-from deeplab import export_model
-from deeplab import train as deeplab_train
+from deeplab.utils import inference
+from deeplab.utils import train_utils as deeplab_train_utils
 import slim.quantize as contrib_quantize
 from slim.tflite import convert
 
@@ -38,9 +38,9 @@ PER_TENSOR, PER_CHANNEL = 'per_tensor', 'per_channel'
 # Which training graph's checkpoint each TFLite kind is exported from.
 TRAINING_FOR_KIND = {FLOAT: None, UINT8: PER_TENSOR, INT8: PER_CHANNEL}
 # Where the recipe cuts the frozen graph for tflite_convert (g3doc/quantize.md).
-TFLITE_INPUT = export_model.QUANTIZED_INPUT_NAME
-TFLITE_OUTPUT = export_model.QUANTIZED_OUTPUT_NAME
-FROZEN_OUTPUTS = (export_model.OUTPUT_TENSOR_NAME, export_model.OUTPUT_PROB_TENSOR_NAME)
+TFLITE_INPUT = inference.quantized_input_name('mobilenet_v2')
+TFLITE_OUTPUT = inference.QUANTIZED_OUTPUT_NAME
+FROZEN_OUTPUTS = (inference.OUTPUT_TENSOR_NAME, inference.OUTPUT_PROB_TENSOR_NAME)
 _LEARNING_RATE = 1e-4
 _MOMENTUM = 0.9
 
@@ -79,11 +79,11 @@ def build_train_graph(crop_size, depth_multiplier, batch_size, quantize=None, se
                                         dtype=tf.int32),
     }
     global_step = tf.compat.v1.train.get_or_create_global_step()
-    loss, update_ops = deeplab_train.build_clone_losses(
+    loss, update_ops = deeplab_train_utils.build_clone_losses(
         samples, model_options(crop_size, depth_multiplier), NUM_CLASSES, IGNORE_LABEL,
         weight_decay=4e-5, fine_tune_batch_norm=True)
     if quantize == PER_TENSOR:
-      deeplab_train.maybe_quantize_training_graph(0, num_clones=1)
+      deeplab_train_utils.maybe_quantize_training_graph(0, num_clones=1)
     elif quantize == PER_CHANNEL:
       contrib_quantize.experimental_create_training_graph(quant_delay=0, per_channel=True)
     elif quantize is not None:
@@ -147,10 +147,10 @@ def export_frozen(checkpoint, crop_size, depth_multiplier, kind):
   """
   graph = tf.Graph()
   with graph.as_default():
-    export_model.build_export_graph(
+    inference.build_export_graph(
         model_options(crop_size, depth_multiplier),
         quantize_delay_step=-1 if kind == FLOAT else 0, quantize_per_channel=kind == INT8)
-    return export_model.freeze(checkpoint, list(FROZEN_OUTPUTS), graph)
+    return inference.freeze(checkpoint, list(FROZEN_OUTPUTS), graph)
 
 
 def convert_tflite(frozen, crop_size, kind):

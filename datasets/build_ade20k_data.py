@@ -16,22 +16,19 @@ Usage:
       --val_image_folder=./ADE20K/ADEChallengeData2016/images/validation \
       --val_image_label_folder=./ADE20K/ADEChallengeData2016/annotations/validation \
       --output_dir=./ADE20K/tfrecord
+
+Also `python datasets/build_ade20k_data.py ...` or the console script.
 """
+import dataclasses
 import glob
 import os
 import random
-import sys
 
-if __name__ == '__main__' and __package__ in (None, ''):
-  # Run by path: make the repository root importable.
-  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import slim  # noqa: F401  (graph-mode TF1 behaviour before any TF use)
+from slim.runtime import options
 
-from absl import app  # noqa: E402
-from absl import flags  # noqa: E402
-
-import slim  # noqa: E402,F401  (graph-mode TF1 behaviour before any TF use)
-
-from datasets import build_data  # noqa: E402
+from datasets import build_cli
+from datasets import build_data
 
 NUM_SHARDS = 4
 # Label 0 is "other objects" and is ignored; the 150 classes are 1..150.
@@ -40,25 +37,25 @@ IGNORE_LABEL = 0
 IMAGE_FORMAT = 'jpg'
 LABEL_FORMAT = 'png'
 DEFAULT_SHUFFLE_SEED = 0
+# Default dataset root of the flags (the original's).
+_DEFAULT_ROOT = './ADE20K/ADEChallengeData2016'
 
-FLAGS = flags.FLAGS
 
-
-def define_flags():
-  """Defines the command-line flags (only for the script, so importers can reuse its functions)."""
-  root = './ADE20K/ADEChallengeData2016'
-  flags.DEFINE_string('train_image_folder', root + '/images/training',
-                      'Folder containing training images')
-  flags.DEFINE_string('train_image_label_folder', root + '/annotations/training',
-                      'Folder containing annotations for training images')
-  flags.DEFINE_string('val_image_folder', root + '/images/validation',
-                      'Folder containing validation images')
-  flags.DEFINE_string('val_image_label_folder', root + '/annotations/validation',
-                      'Folder containing annotations for validation')
-  flags.DEFINE_string('output_dir', './ADE20K/tfrecord',
-                      'Path to save converted tfrecord of Tensorflow example')
-  flags.DEFINE_integer('shuffle_seed', DEFAULT_SHUFFLE_SEED,
-                       'Seed of the image order shuffle (the original shuffled unseeded).')
+@dataclasses.dataclass
+class BuildOptions:
+  """Flags of the script (the original's, plus the shuffle seed)."""
+  train_image_folder: str = options.flag(_DEFAULT_ROOT + '/images/training',
+                                         'Folder containing training images')
+  train_image_label_folder: str = options.flag(_DEFAULT_ROOT + '/annotations/training',
+                                               'Folder containing annotations for training images')
+  val_image_folder: str = options.flag(_DEFAULT_ROOT + '/images/validation',
+                                       'Folder containing validation images')
+  val_image_label_folder: str = options.flag(_DEFAULT_ROOT + '/annotations/validation',
+                                             'Folder containing annotations for validation')
+  output_dir: str = options.flag('./ADE20K/tfrecord',
+                                 'Path to save converted tfrecord of Tensorflow example')
+  shuffle_seed: int = options.flag(
+      DEFAULT_SHUFFLE_SEED, 'Seed of the image order shuffle (the original shuffled unseeded).')
 
 
 def list_pairs(image_folder, label_folder, shuffle_seed=DEFAULT_SHUFFLE_SEED):
@@ -119,17 +116,28 @@ def convert_dataset(split, image_folder, label_folder, output_dir, num_shards=NU
   return build_data.write_sharded_tfrecords(output_dir, split, pairs, num_shards, make_example)
 
 
-def main(unused_argv):
-  try:
-    convert_dataset('train', FLAGS.train_image_folder, FLAGS.train_image_label_folder,
-                    FLAGS.output_dir, shuffle_seed=FLAGS.shuffle_seed)
-    convert_dataset('val', FLAGS.val_image_folder, FLAGS.val_image_label_folder,
-                    FLAGS.output_dir, shuffle_seed=FLAGS.shuffle_seed)
-  except build_data.DatasetBuildError as e:
-    # A bad input file is a user error: print what is wrong, without a traceback.
-    sys.exit('ERROR: %s' % e)
+def build(opts):
+  """Converts the train and val splits; returns the written shard paths.
+
+  Args:
+    opts: a BuildOptions.
+
+  Returns:
+    List of the shard paths, train first.
+
+  Raises:
+    DatasetBuildError: missing or corrupt files, size mismatch, label values above 150.
+  """
+  return (convert_dataset('train', opts.train_image_folder, opts.train_image_label_folder,
+                          opts.output_dir, shuffle_seed=opts.shuffle_seed)
+          + convert_dataset('val', opts.val_image_folder, opts.val_image_label_folder,
+                            opts.output_dir, shuffle_seed=opts.shuffle_seed))
+
+
+def run():
+  """Console-script entry point: parses the flags and runs build (errors exit with 'ERROR:')."""
+  build_cli.run(BuildOptions, build)
 
 
 if __name__ == '__main__':
-  define_flags()
-  app.run(main)
+  run()

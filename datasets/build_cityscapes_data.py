@@ -15,25 +15,22 @@ standard id -> trainId table below (`LABEL_TABLE`).
 Usage:
   python -m datasets.build_cityscapes_data --cityscapes_root=./cityscapes \
       --output_dir=./cityscapes/tfrecord [--create_label_trainids]
+Also `python datasets/build_cityscapes_data.py ...` or the console script.
 """
+import dataclasses
 import glob
 import io
 import os
-import sys
 
-if __name__ == '__main__' and __package__ in (None, ''):
-  # Run by path: make the repository root importable.
-  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import numpy as np
+from PIL import Image
 
-import numpy as np  # noqa: E402
-from absl import app  # noqa: E402
-from absl import flags  # noqa: E402
-from PIL import Image  # noqa: E402
+import slim  # noqa: F401  (graph-mode TF1 behaviour before any TF use)
+from slim import fileio
+from slim.runtime import options
 
-import slim  # noqa: E402,F401  (graph-mode TF1 behaviour before any TF use)
-from slim import fileio  # noqa: E402
-
-from datasets import build_data  # noqa: E402
+from datasets import build_cli
+from datasets import build_data
 
 NUM_SHARDS = 10
 NUM_CLASSES = 19
@@ -105,18 +102,17 @@ ID_TO_TRAIN_ID = _id_to_train_id_lookup()
 TRAIN_ID_TO_ID = tuple(label_id for train_id in range(NUM_CLASSES)
                        for _, label_id, t in LABEL_TABLE if t == train_id)
 
-FLAGS = flags.FLAGS
 
-
-def define_flags():
-  """Defines the command-line flags (only for the script, so importers can reuse its functions)."""
-  flags.DEFINE_string('cityscapes_root', './cityscapes', 'Cityscapes dataset root folder.')
-  flags.DEFINE_string('output_dir', './tfrecord',
-                      'Path to save converted SSTable of TensorFlow examples.')
-  flags.DEFINE_boolean('create_label_trainids', False,
-                       'First write gtFine/*/*/*%s from the *%s files (as cityscapesScripts\' '
-                       'createTrainIdLabelImgs); existing ones are kept.'
-                       % (LABEL_TRAIN_IDS_SUFFIX, LABEL_IDS_SUFFIX))
+@dataclasses.dataclass
+class BuildOptions:
+  """Flags of the script (the original's, plus --create_label_trainids)."""
+  cityscapes_root: str = options.flag('./cityscapes', 'Cityscapes dataset root folder.')
+  output_dir: str = options.flag('./tfrecord',
+                                 'Path to save converted SSTable of TensorFlow examples.')
+  create_label_trainids: bool = options.flag(
+      False, 'First write gtFine/*/*/*%s from the *%s files (as cityscapesScripts\' '
+      'createTrainIdLabelImgs); existing ones are kept.'
+      % (LABEL_TRAIN_IDS_SUFFIX, LABEL_IDS_SUFFIX))
 
 
 def label_ids_to_train_ids(label_ids):
@@ -241,17 +237,30 @@ def splits_to_convert(cityscapes_root):
       if os.path.isdir(os.path.join(cityscapes_root, IMAGE_FOLDER, s))]
 
 
-def main(unused_argv):
-  try:
-    if FLAGS.create_label_trainids:
-      create_label_trainids(FLAGS.cityscapes_root)
-    for split in splits_to_convert(FLAGS.cityscapes_root):
-      convert_dataset(FLAGS.cityscapes_root, split, FLAGS.output_dir)
-  except build_data.DatasetBuildError as e:
-    # A bad input file is a user error: print what is wrong, without a traceback.
-    sys.exit('ERROR: %s' % e)
+def build(opts):
+  """Optionally makes the labelTrainIds files, then converts every split found.
+
+  Args:
+    opts: a BuildOptions.
+
+  Returns:
+    List of the written shard paths, split by split.
+
+  Raises:
+    DatasetBuildError: missing, unpaired or corrupt files, labels outside 0..18 and 255.
+  """
+  if opts.create_label_trainids:
+    create_label_trainids(opts.cityscapes_root)
+  paths = []
+  for split in splits_to_convert(opts.cityscapes_root):
+    paths += convert_dataset(opts.cityscapes_root, split, opts.output_dir)
+  return paths
+
+
+def run():
+  """Console-script entry point: parses the flags and runs build (errors exit with 'ERROR:')."""
+  build_cli.run(BuildOptions, build)
 
 
 if __name__ == '__main__':
-  define_flags()
-  app.run(main)
+  run()

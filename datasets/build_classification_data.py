@@ -12,25 +12,22 @@ Each example follows the slim classification schema: image/encoded, image/format
 image/class/label (int64), image/height, image/width, image/channels, image/filename.
 The encoded bytes are stored unchanged.
 
-Usage:
+Usage (or `python -m datasets.build_classification_data ...`, or the console script):
   python datasets/build_classification_data.py --image_dir=DIR/train --split_name=train \
       --output_dir=DIR/tfrecord [--num_shards=4 --shuffle_seed=0]
 """
+import dataclasses
 import os
-import sys
 
-if __name__ == '__main__' and __package__ in (None, ''):
-  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import numpy as np
 
-from absl import app  # noqa: E402
-from absl import flags  # noqa: E402
-import numpy as np  # noqa: E402
+import slim  # noqa: F401  (graph-mode TF1 behaviour before any TF use)
+from slim import fileio
+from slim.runtime import options
+import tensorflow as tf
 
-import slim  # noqa: E402,F401  (graph-mode TF1 behaviour before any TF use)
-from slim import fileio  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from datasets import build_data  # noqa: E402
+from datasets import build_cli
+from datasets import build_data
 
 # Feature keys of the slim classification schema (readers share these constants).
 IMAGE_ENCODED = build_data.IMAGE_ENCODED
@@ -171,23 +168,41 @@ def convert_folder(image_dir, output_dir, split_name, num_shards=NUM_SHARDS, shu
   return class_names, len(items)
 
 
-def define_flags():
-  """Defines the command-line flags (only for the script)."""
-  flags.DEFINE_string('image_dir', None, 'ImageNet-style folder: <class_name>/*.jpg.')
-  flags.DEFINE_string('output_dir', None, 'Where the shards and labels.txt are written.')
-  flags.DEFINE_string('split_name', 'train', 'Split name used in the shard file names.')
-  flags.DEFINE_integer('num_shards', NUM_SHARDS, 'Number of shards.')
-  flags.DEFINE_integer('shuffle_seed', 0, 'Seed of the example order.')
-  flags.mark_flags_as_required(['image_dir', 'output_dir'])
+@dataclasses.dataclass
+class BuildOptions:
+  """Flags of the script."""
+  image_dir: str = options.flag(None, 'ImageNet-style folder: <class_name>/*.jpg.', kind='string',
+                                required=True)
+  output_dir: str = options.flag(None, 'Where the shards and labels.txt are written.',
+                                 kind='string', required=True)
+  split_name: str = options.flag('train', 'Split name used in the shard file names.')
+  num_shards: int = options.flag(NUM_SHARDS, 'Number of shards.')
+  shuffle_seed: int = options.flag(0, 'Seed of the example order.')
 
 
-def main(unused_argv):
-  flags_ = flags.FLAGS
-  class_names, count = convert_folder(flags_.image_dir, flags_.output_dir, flags_.split_name,
-                                      flags_.num_shards, flags_.shuffle_seed)
-  print('Wrote %d examples of %d classes to %s' % (count, len(class_names), flags_.output_dir))
+def build(opts):
+  """Converts `opts.image_dir` and prints what was written.
+
+  Args:
+    opts: a BuildOptions.
+
+  Returns:
+    (class_names, number of examples written).
+
+  Raises:
+    build_data.DatasetBuildError: bad folder layout or unreadable image.
+    ValueError: num_shards < 1.
+  """
+  class_names, count = convert_folder(opts.image_dir, opts.output_dir, opts.split_name,
+                                      opts.num_shards, opts.shuffle_seed)
+  print('Wrote %d examples of %d classes to %s' % (count, len(class_names), opts.output_dir))
+  return class_names, count
+
+
+def run():
+  """Console-script entry point: parses the flags and runs build (errors exit with 'ERROR:')."""
+  build_cli.run(BuildOptions, build)
 
 
 if __name__ == '__main__':
-  define_flags()
-  app.run(main)
+  run()

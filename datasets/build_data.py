@@ -7,6 +7,7 @@ Each example holds one encoded image and its encoded label map:
 The helpers at the end (`example_from_files`, `write_sharded_tfrecords`) are shared by the
 VOC, Cityscapes and ADE20K builders: the same validation, error messages and atomic shards.
 """
+import glob
 import io
 import math
 import os
@@ -110,9 +111,7 @@ def image_seg_to_tfexample(image_data, filename, height, width, seg_data, image_
 
 
 # Shard file name: <split>-<shard id>-of-<number of shards>.tfrecord (readers glob `<split>-*`).
-SHARD_PATTERN = '%s-%05d-of-%05d.tfrecord'
-
-
+SHARD_PATTERN = fileio.SHARD_PATTERN
 def read_file_bytes(path):
   """Returns the bytes of `path`.
 
@@ -186,8 +185,10 @@ def example_from_files(image_path, label_path, filename, image_format, num_class
 def write_sharded_tfrecords(output_dir, split, items, num_shards, make_example):
   """Writes `items` as `num_shards` TFRecord shards `<split>-%05d-of-%05d.tfrecord`.
 
-  Each shard is written under a temporary name and renamed when complete, so readers that glob
-  `<split>-*` never see a partial shard. Items are split into contiguous runs of
+  Every shard is written under a temporary name; only when the whole split succeeded are they
+  renamed (and the split's shards of an earlier build with another shard count removed). A
+  failure, e.g. a corrupt image found by `make_example`, leaves no shard of the split at all, so
+  a reader can never train on part of it. Items are split into contiguous runs of
   ceil(len(items) / num_shards), as the original builders do (trailing shards may be empty).
 
   Args:
@@ -202,18 +203,22 @@ def write_sharded_tfrecords(output_dir, split, items, num_shards, make_example):
   """
   os.makedirs(output_dir, exist_ok=True)
   per_shard = int(math.ceil(len(items) / float(num_shards)))
-  paths = []
-  for shard_id in range(num_shards):
-    path = os.path.join(output_dir, SHARD_PATTERN % (split, shard_id, num_shards))
-    tmp = path + fileio.TMP_MARKER + str(os.getpid())
-    try:
+  paths = [os.path.join(output_dir, SHARD_PATTERN % (split, i, num_shards))
+           for i in range(num_shards)]
+  temps = [path + fileio.TMP_MARKER + str(os.getpid()) for path in paths]
+  try:
+    for shard_id, tmp in enumerate(temps):
       with tf.io.TFRecordWriter(tmp) as writer:
         for item in items[shard_id * per_shard:(shard_id + 1) * per_shard]:
           writer.write(make_example(item).SerializeToString())
-      os.replace(tmp, path)
-    except BaseException:
+  except BaseException:
+    for tmp in temps:
       if os.path.exists(tmp):
         os.remove(tmp)
-      raise
-    paths.append(path)
+    raise
+  for stale in glob.glob(os.path.join(output_dir, glob.escape(split) + '-*-of-*.tfrecord')):
+    if stale not in paths:
+      os.remove(stale)
+  for tmp, path in zip(temps, paths):
+    os.replace(tmp, path)
   return paths

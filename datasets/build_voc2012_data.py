@@ -6,44 +6,38 @@ Layout read (as in the original script):
   <list_folder>/<split>.txt                   (one image name per line)
 Written: <output_dir>/<split>-%05d-of-%05d.tfrecord, 4 shards per split.
 
-Usage:
+Usage (or `python datasets/build_voc2012_data.py ...`, or the console script):
   python -m datasets.build_voc2012_data --image_folder=... --semantic_segmentation_folder=... \
       --list_folder=... --image_format=jpg --output_dir=...
 """
+import dataclasses
 import glob
 import os
-import sys
 
-if __name__ == '__main__' and __package__ in (None, ''):
-  # Run by path: make the repository root importable.
-  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import slim  # noqa: F401  (graph-mode TF1 behaviour before any TF use)
+from slim.runtime import options
 
-from absl import app  # noqa: E402
-from absl import flags  # noqa: E402
-
-import slim  # noqa: E402,F401  (graph-mode TF1 behaviour before any TF use)
-
-from datasets import build_data  # noqa: E402
+from datasets import build_cli
+from datasets import build_data
 
 NUM_SHARDS = 4
 SHARD_PATTERN = build_data.SHARD_PATTERN
 
-FLAGS = flags.FLAGS
 
-
-def define_flags():
-  """Defines the command-line flags (only for the script, so importers can reuse its functions)."""
-  flags.DEFINE_string('image_folder', './VOCdevkit/VOC2012/JPEGImages', 'Folder of images.')
-  flags.DEFINE_string('semantic_segmentation_folder', './VOCdevkit/VOC2012/SegmentationClassRaw',
-                      'Folder of raw semantic segmentation annotations.')
-  flags.DEFINE_string('list_folder', './VOCdevkit/VOC2012/ImageSets/Segmentation',
-                      'Folder with the train/val/trainval list files.')
-  flags.DEFINE_string('image_format', 'jpg', 'Image format (file extension).')
-  flags.DEFINE_string('label_format', 'png', 'Segmentation label format (file extension).')
-  flags.DEFINE_string('output_dir', './tfrecord', 'Where the TFRecords are written.')
-  flags.DEFINE_integer('num_classes', 21,
-                       'Labels must lie in [0, num_classes) or equal ignore_label.')
-  flags.DEFINE_integer('ignore_label', 255, 'Label value allowed besides the class ids.')
+@dataclasses.dataclass
+class BuildOptions:
+  """Flags of the script (the original's, plus the label checks)."""
+  image_folder: str = options.flag('./VOCdevkit/VOC2012/JPEGImages', 'Folder of images.')
+  semantic_segmentation_folder: str = options.flag(
+      './VOCdevkit/VOC2012/SegmentationClassRaw',
+      'Folder of raw semantic segmentation annotations.')
+  list_folder: str = options.flag('./VOCdevkit/VOC2012/ImageSets/Segmentation',
+                                  'Folder with the train/val/trainval list files.')
+  image_format: str = options.flag('jpg', 'Image format (file extension).')
+  label_format: str = options.flag('png', 'Segmentation label format (file extension).')
+  output_dir: str = options.flag('./tfrecord', 'Where the TFRecords are written.')
+  num_classes: int = options.flag(21, 'Labels must lie in [0, num_classes) or equal ignore_label.')
+  ignore_label: int = options.flag(255, 'Label value allowed besides the class ids.')
 
 
 def _read_list(list_path):
@@ -94,20 +88,33 @@ def convert_dataset(list_path, image_folder, semantic_segmentation_folder, outpu
   return build_data.write_sharded_tfrecords(output_dir, split, names, num_shards, make_example)
 
 
-def main(unused_argv):
-  try:
-    split_paths = sorted(glob.glob(os.path.join(FLAGS.list_folder, '*.txt')))
-    if not split_paths:
-      raise build_data.DatasetBuildError('%s: no <split>.txt list files found' % FLAGS.list_folder)
-    for list_path in split_paths:
-      convert_dataset(list_path, FLAGS.image_folder, FLAGS.semantic_segmentation_folder,
-                      FLAGS.output_dir, FLAGS.image_format, FLAGS.label_format,
-                      FLAGS.num_classes, FLAGS.ignore_label)
-  except build_data.DatasetBuildError as e:
-    # A bad input file is a user error: print what is wrong, without a traceback.
-    sys.exit('ERROR: %s' % e)
+def build(opts):
+  """Converts every `<list_folder>/<split>.txt` split; returns the written shard paths.
+
+  Args:
+    opts: a BuildOptions.
+
+  Returns:
+    List of the shard paths of all splits.
+
+  Raises:
+    DatasetBuildError: no list file, or a bad list/image/label file (see convert_dataset).
+  """
+  split_paths = sorted(glob.glob(os.path.join(opts.list_folder, '*.txt')))
+  if not split_paths:
+    raise build_data.DatasetBuildError('%s: no <split>.txt list files found' % opts.list_folder)
+  paths = []
+  for list_path in split_paths:
+    paths += convert_dataset(list_path, opts.image_folder, opts.semantic_segmentation_folder,
+                             opts.output_dir, opts.image_format, opts.label_format,
+                             opts.num_classes, opts.ignore_label)
+  return paths
+
+
+def run():
+  """Console-script entry point: parses the flags and runs build (errors exit with 'ERROR:')."""
+  build_cli.run(BuildOptions, build)
 
 
 if __name__ == '__main__':
-  define_flags()
-  app.run(main)
+  run()

@@ -3,30 +3,31 @@
 PASCAL VOC labels are palette ('P' mode) PNGs whose pixel values are already class ids; this
 script saves those indices as plain single-channel PNGs (as the original DeepLab script).
 
-Usage:
+Usage (or `python datasets/remove_gt_colormap.py ...`, or the console script):
   python -m datasets.remove_gt_colormap --original_gt_folder=... --output_dir=...
 """
+import dataclasses
 import glob
 import io
 import os
 
 import numpy as np
-from absl import app
-from absl import flags
 from PIL import Image
 
 from slim import fileio
+from slim.runtime import options
 
-FLAGS = flags.FLAGS
+from datasets import build_cli
 
 
-def define_flags():
-  """Defines the command-line flags (only for the script, so importers can reuse its functions)."""
-  flags.DEFINE_string('original_gt_folder', './VOCdevkit/VOC2012/SegmentationClass',
-                      'Folder of palette ground truth annotations.')
-  flags.DEFINE_string('segmentation_format', 'png', 'Segmentation format.')
-  flags.DEFINE_string('output_dir', './VOCdevkit/VOC2012/SegmentationClassRaw',
-                      'Folder to save the raw annotations.')
+@dataclasses.dataclass
+class BuildOptions:
+  """Flags of the script (the original's)."""
+  original_gt_folder: str = options.flag('./VOCdevkit/VOC2012/SegmentationClass',
+                                         'Folder of palette ground truth annotations.')
+  segmentation_format: str = options.flag('png', 'Segmentation format.')
+  output_dir: str = options.flag('./VOCdevkit/VOC2012/SegmentationClassRaw',
+                                 'Folder to save the raw annotations.')
 
 
 def remove_colormap(filename):
@@ -51,10 +52,15 @@ def remove_gt_colormap(original_gt_folder, output_dir, segmentation_format='png'
   return len(paths)
 
 
-def main(unused_argv):
-  remove_gt_colormap(FLAGS.original_gt_folder, FLAGS.output_dir, FLAGS.segmentation_format)
+def build(opts):
+  """Runs remove_gt_colormap on the folders of a BuildOptions; returns the number converted."""
+  return remove_gt_colormap(opts.original_gt_folder, opts.output_dir, opts.segmentation_format)
+
+
+def run():
+  """Console-script entry point: parses the flags and runs build."""
+  build_cli.run(BuildOptions, build)
 
 
 if __name__ == '__main__':
-  define_flags()
-  app.run(main)
+  run()

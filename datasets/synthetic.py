@@ -13,21 +13,21 @@ other, and carry a 255 (ignore) band along their boundaries as VOC annotations d
 256x256 size keeps the thinnest parts (ring, cross arms) wider than the 16-pixel output stride of
 the quantized DeepLab recipe.
 
-Usage:
+Usage (or `python datasets/synthetic.py ...`, or the console script):
   python -m datasets.synthetic --output_dir=DIR [--seed=0 --num_train=600 --num_val=100 \
       --size=256 --convert]
 """
+import dataclasses
 import io
 import os
 
 import numpy as np
-from absl import app
-from absl import flags
 from PIL import Image
 
 from slim import fileio
+from slim.runtime import options
 
-FLAGS = flags.FLAGS
+from datasets import build_cli
 
 NUM_CLASSES = 6  # Background + 5 objects.
 IGNORE_LABEL = 255
@@ -260,23 +260,29 @@ def convert(output_dir):
         ignore_label=IGNORE_LABEL)
 
 
-def define_flags():
-  """Defines the command-line flags (only for the script)."""
-  flags.DEFINE_string('output_dir', None, 'Folder of the generated dataset.')
-  flags.DEFINE_integer('seed', 0, 'Random seed.')
-  flags.DEFINE_integer('num_train', DEFAULT_NUM_TRAIN, 'Number of train examples.')
-  flags.DEFINE_integer('num_val', DEFAULT_NUM_VAL, 'Number of val examples.')
-  flags.DEFINE_integer('size', DEFAULT_SIZE, 'Image height and width.')
-  flags.DEFINE_bool('convert', False, 'Also write SegmentationClassRaw and tfrecord shards.')
-  flags.mark_flag_as_required('output_dir')
+@dataclasses.dataclass
+class BuildOptions:
+  """Flags of the script."""
+  output_dir: str = options.flag(None, 'Folder of the generated dataset.', kind='string',
+                                 required=True)
+  seed: int = options.flag(0, 'Random seed.')
+  num_train: int = options.flag(DEFAULT_NUM_TRAIN, 'Number of train examples.')
+  num_val: int = options.flag(DEFAULT_NUM_VAL, 'Number of val examples.')
+  size: int = options.flag(DEFAULT_SIZE, 'Image height and width.')
+  convert: bool = options.flag(False, 'Also write SegmentationClassRaw and tfrecord shards.')
 
 
-def main(unused_argv):
-  generate(FLAGS.output_dir, FLAGS.seed, FLAGS.num_train, FLAGS.num_val, FLAGS.size)
-  if FLAGS.convert:
-    convert(FLAGS.output_dir)
+def build(opts):
+  """Generates the dataset of a BuildOptions (and converts it with opts.convert)."""
+  generate(opts.output_dir, opts.seed, opts.num_train, opts.num_val, opts.size)
+  if opts.convert:
+    convert(opts.output_dir)
+
+
+def run():
+  """Console-script entry point: parses the flags and runs build (errors exit with 'ERROR:')."""
+  build_cli.run(BuildOptions, build)
 
 
 if __name__ == '__main__':
-  define_flags()
-  app.run(main)
+  run()

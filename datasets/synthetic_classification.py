@@ -12,23 +12,21 @@ background, sometimes with a smaller distractor of another shape. Shape and patt
 colour carries no label information, so the network has to learn edges and fine texture, which is
 what makes low-precision activations visible in the accuracy.
 
-Usage:
+Usage (or `python datasets/synthetic_classification.py ...`, or the console script):
   python -m datasets.synthetic_classification --output_dir=DIR [--seed=0 --num_train=500 \
       --num_validation=200 --size=64]
 """
+import dataclasses
 import io
 import os
-import sys
 
-if __name__ == '__main__' and __package__ in (None, ''):
-  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import numpy as np
+from PIL import Image
 
-from absl import app  # noqa: E402
-from absl import flags  # noqa: E402
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
+from slim import fileio
+from slim.runtime import options
 
-from slim import fileio  # noqa: E402
+from datasets import build_cli
 
 SHAPES = ('disc', 'square', 'triangle', 'cross', 'ring')
 PATTERNS = ('plain', 'striped')
@@ -141,24 +139,29 @@ def convert(output_dir, num_shards=2):
   return record_dir
 
 
-def define_flags():
-  """Defines the command-line flags (only for the script)."""
-  flags.DEFINE_string('output_dir', None, 'Folder of the generated dataset.')
-  flags.DEFINE_integer('seed', 0, 'Random seed.')
-  flags.DEFINE_integer('num_train', 500, 'Number of train images.')
-  flags.DEFINE_integer('num_validation', 200, 'Number of validation images.')
-  flags.DEFINE_integer('size', 64, 'Image height and width.')
-  flags.DEFINE_bool('convert', True, 'Also write the TFRecord shards and labels.txt.')
-  flags.mark_flag_as_required('output_dir')
+@dataclasses.dataclass
+class BuildOptions:
+  """Flags of the script."""
+  output_dir: str = options.flag(None, 'Folder of the generated dataset.', kind='string',
+                                 required=True)
+  seed: int = options.flag(0, 'Random seed.')
+  num_train: int = options.flag(500, 'Number of train images.')
+  num_validation: int = options.flag(200, 'Number of validation images.')
+  size: int = options.flag(64, 'Image height and width.')
+  convert: bool = options.flag(True, 'Also write the TFRecord shards and labels.txt.')
 
 
-def main(unused_argv):
-  f = flags.FLAGS
-  generate(f.output_dir, f.seed, f.num_train, f.num_validation, f.size)
-  if f.convert:
-    print('TFRecords in %s' % convert(f.output_dir))
+def build(opts):
+  """Generates the set of a BuildOptions and, with opts.convert, converts it (prints where)."""
+  generate(opts.output_dir, opts.seed, opts.num_train, opts.num_validation, opts.size)
+  if opts.convert:
+    print('TFRecords in %s' % convert(opts.output_dir))
+
+
+def run():
+  """Console-script entry point: parses the flags and runs build (errors exit with 'ERROR:')."""
+  build_cli.run(BuildOptions, build)
 
 
 if __name__ == '__main__':
-  define_flags()
-  app.run(main)
+  run()

@@ -11,18 +11,21 @@ import json
 from absl import flags
 import tensorflow as tf
 
+from datasets import sample_keys
 
-# Semantic segmentation item names (keys of the samples produced by datasets/data_generator).
-LABELS_CLASS = 'labels_class'
-IMAGE = 'image'
-HEIGHT = 'height'
-WIDTH = 'width'
-IMAGE_NAME = 'image_name'
-LABEL = 'label'
-ORIGINAL_IMAGE = 'original_image'
+
+# Semantic segmentation item names: the keys of the samples datasets/data_generator produces,
+# defined in the data layer and re-exported here under their original names.
+LABELS_CLASS = sample_keys.LABELS_CLASS
+IMAGE = sample_keys.IMAGE
+HEIGHT = sample_keys.HEIGHT
+WIDTH = sample_keys.WIDTH
+IMAGE_NAME = sample_keys.IMAGE_NAME
+LABEL = sample_keys.LABEL
+ORIGINAL_IMAGE = sample_keys.ORIGINAL_IMAGE
 
 # Test set name: its samples have no labels.
-TEST_SET = 'test'
+TEST_SET = sample_keys.TEST_SET
 
 # Output type of the model's logits dict.
 OUTPUT_TYPE = 'semantic'
@@ -105,7 +108,7 @@ def _flag_defaults():
       merge_method='max', add_image_level_feature=True, image_pooling_crop_size=None,
       image_pooling_stride=[1, 1], aspp_with_batch_norm=True, aspp_with_separable_conv=True,
       multi_grid=None, decoder_output_stride=None, decoder_use_separable_conv=True,
-      logits_kernel_size=1, model_variant='mobilenet_v2', depth_multiplier=1.0,
+      logits_kernel_size=1, model_variant='mobilenet_v2', depth_multiplier=None,
       divisible_by=None, prediction_with_upsampled_logits=True,
       dense_prediction_cell_config=None,
       nas_architecture_options={'nas_stem_output_num_conv_filters': 20,
@@ -124,8 +127,10 @@ class ModelOptions(collections.namedtuple('ModelOptions', _MODEL_OPTIONS_FIELDS)
   Same field names and positional signature as the original
   `ModelOptions(outputs_to_num_classes, crop_size=None, atrous_rates=None, output_stride=8,
   preprocessed_images_dtype=tf.float32)`. Unlike the original, it never reads FLAGS: every other
-  field takes the flag default and can be given as a keyword. Entry scripts build it with
-  `model_options_from_flags`.
+  field takes the flag default and can be given as a keyword, except `depth_multiplier`, whose
+  default None means the registry record's multiplier (1.4 for `mobilenet_v2_140`; the
+  original always passed the flag's 1.0, so that variant silently built a 1.0-wide backbone).
+  Entry scripts build it with `model_options_from_flags`.
   """
 
   __slots__ = ()
@@ -175,6 +180,13 @@ class ModelOptions(collections.namedtuple('ModelOptions', _MODEL_OPTIONS_FIELDS)
                         **{k: getattr(self, k) for k in _MODEL_OPTIONS_FIELDS[5:]})
 
 
+def input_resize_from_flags(flags_obj):
+  """Returns the resize flags of this module as keywords (deeplab.options.InputResize)."""
+  return dict(min_resize_value=flags_obj.min_resize_value,
+              max_resize_value=flags_obj.max_resize_value,
+              resize_factor=flags_obj.resize_factor)
+
+
 def model_options_from_flags(flags_obj, outputs_to_num_classes, crop_size=None,
                              atrous_rates=None, output_stride=8,
                              preprocessed_images_dtype=tf.float32):
@@ -216,7 +228,9 @@ def model_options_from_flags(flags_obj, outputs_to_num_classes, crop_size=None,
       decoder_use_separable_conv=flags_obj.decoder_use_separable_conv,
       logits_kernel_size=flags_obj.logits_kernel_size,
       model_variant=flags_obj.model_variant,
-      depth_multiplier=flags_obj.depth_multiplier,
+      # Unset: the registry record's multiplier (1.4 for mobilenet_v2_140, 1.0 for most).
+      depth_multiplier=(flags_obj.depth_multiplier if flags_obj['depth_multiplier'].present
+                        else None),
       divisible_by=flags_obj.divisible_by,
       prediction_with_upsampled_logits=flags_obj.prediction_with_upsampled_logits,
       dense_prediction_cell_config=dpc_config,

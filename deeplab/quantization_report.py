@@ -15,49 +15,22 @@ Usage (scripts/local_test.sh runs it):
 
 import json
 import os
-import platform
-import sys
 
-if __name__ == '__main__' and __package__ in (None, ''):
-  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from absl import flags
+import slim  # noqa: F401  pylint: disable=unused-import
+from slim.runtime import entry
+from slim.runtime import options
+from slim.runtime import report
+from slim.tflite import inspection
+from slim.tflite import latency
 
-from absl import app  # noqa: E402
-from absl import flags  # noqa: E402
-import slim  # noqa: E402,F401  pylint: disable=unused-import
-from slim import fileio  # noqa: E402
-from slim.tflite import inspect as tflite_inspect  # noqa: E402
-from slim.tflite import latency  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from deeplab import evaluate_tflite  # noqa: E402
-
-# allow_override: tests and tools import several entry scripts into one process.
-flags.DEFINE_multi_string('graph_result', [], '"label=path" of an eval.py --eval_results_json '
-                          'file (a graph row: mIoU only).', allow_override=True)
-flags.DEFINE_multi_string('tflite', [], '"label=path" of a .tflite model (evaluated here).',
-                          allow_override=True)
-flags.DEFINE_string('dataset', 'pascal_voc_seg', 'Name of the segmentation dataset.',
-                    allow_override=True)
-flags.DEFINE_string('dataset_dir', None, 'Where the dataset reside.', allow_override=True)
-flags.DEFINE_string('eval_split', 'val', 'Split to evaluate the TFLite models on.',
-                    allow_override=True)
-flags.DEFINE_integer('latency_rounds', 10, 'Timed invocations per model (interleaved).',
-                     allow_override=True)
-flags.DEFINE_integer('latency_threads', 1, 'TFLite interpreter threads for the latency figure.',
-                     allow_override=True)
-flags.DEFINE_integer('eval_threads', os.cpu_count() or 1, 'TFLite interpreter threads for the '
-                     'mIoU pass (the class ids do not depend on it; the latency figure uses '
-                     '--latency_threads).', allow_override=True)
-flags.DEFINE_string('output_dir', None, 'Where report.md and report.json are written.',
-                    allow_override=True)
-flags.DEFINE_string('reference_row', None, 'Label of the row the "mIoU vs" column compares '
-                    'every row to (in points); none: no such column.', allow_override=True)
-
-FLAGS = flags.FLAGS
+from deeplab import common  # noqa: F401  (defines --model_variant)
+from deeplab.options import ReportOptions
+from deeplab.utils import tflite_utils
 
 FLOAT_TFLITE_LABEL = 'TFLite float'
-REPORT_MD = 'report.md'
-REPORT_JSON = 'report.json'
+REPORT_MD = report.REPORT_MD
+REPORT_JSON = report.REPORT_JSON
 
 
 def parse_labelled(values, flag_name):
@@ -74,7 +47,7 @@ def parse_labelled(values, flag_name):
 
 
 def build_rows(graph_results, tflite_models, dataset_fn, latency_rounds=10, latency_threads=1,
-               eval_threads=1):
+               eval_threads=1, model_variant='mobilenet_v2'):
   """Evaluates the models and returns the report rows (dicts).
 
   Args:
@@ -84,6 +57,7 @@ def build_rows(graph_results, tflite_models, dataset_fn, latency_rounds=10, late
     latency_rounds: timed rounds (each invokes every TFLite model once).
     latency_threads: interpreter threads for latency.
     eval_threads: interpreter threads for the mIoU pass.
+    model_variant: the record whose input statistics a float model's input takes.
 
   Returns:
     A list of dicts with keys label, miou, bytes, latency_min_ms, latency_median_ms,
@@ -98,13 +72,14 @@ def build_rows(graph_results, tflite_models, dataset_fn, latency_rounds=10, late
                      eval_crop_size=result.get('eval_crop_size')))
   models = {}
   for label, path in tflite_models:
-    segmenter = evaluate_tflite.TFLiteSegmenter(path, num_threads=eval_threads)
-    _, miou, _ = evaluate_tflite.evaluate(segmenter, dataset_fn(segmenter.input_size))
+    segmenter = tflite_utils.TFLiteSegmenter(path, eval_threads,
+                                             tflite_utils.input_stats(model_variant))
+    _, miou, _ = tflite_utils.evaluate(segmenter, dataset_fn(segmenter.input_size))
     with open(path, 'rb') as f:
       model = f.read()
     rows.append(dict(label=label, miou=miou, bytes=len(model), latency_min_ms=None,
                      latency_median_ms=None,
-                     quantized_fraction=tflite_inspect.quantized_fraction(model),
+                     quantized_fraction=inspection.quantized_fraction(model),
                      speedup_vs_float=None, eval_crop_size=segmenter.input_size))
     models[label] = model
   if FLOAT_TFLITE_LABEL in models:  # The first model is the reference of the speed ratios.
@@ -135,63 +110,62 @@ def add_miou_deltas(rows, reference_label):
   return rows
 
 
-def markdown_table(rows, latency_threads=1, reference_label=None):
-  """Renders the rows as a Markdown table (with an mIoU delta column given a reference)."""
-  delta_head = ' mIoU vs %s (points) |' % reference_label if reference_label else ''
-  lines = ['| model | mIoU |%s file size | latency, %d thread (median / min) | speed vs float |'
-           ' quantized tensors |' % (delta_head, latency_threads),
-           '|---|---|%s---|---|---|---|' % ('---|' if reference_label else '')]
-  for row in rows:
-    size = '%.1f KB' % (row['bytes'] / 1024.) if row['bytes'] else '-'
-    timing = ('%.1f / %.1f ms' % (row['latency_median_ms'], row['latency_min_ms'])
-              if row['latency_median_ms'] else '-')
-    speed = '%.2fx' % row['speedup_vs_float'] if row['speedup_vs_float'] else '-'
-    quantized = ('%.0f%%' % (100 * row['quantized_fraction'])
-                 if row['quantized_fraction'] is not None else '-')
-    delta = ' %+.2f |' % row['miou_vs_reference'] if reference_label else ''
-    lines.append('| %s | %.4f |%s %s | %s | %s | %s |' % (row['label'], row['miou'], delta, size,
-                                                           timing, speed, quantized))
-  return '\n'.join(lines) + '\n'
+def _columns(latency_threads, reference_label):
+  """The table's columns (the mIoU delta column only with a reference row)."""
+  def size(row):
+    return '%.1f KB' % (row['bytes'] / 1024.) if row['bytes'] else report.MISSING
+
+  def timing(row):
+    if not row['latency_median_ms']:
+      return report.MISSING
+    return '%.1f / %.1f ms' % (row['latency_median_ms'], row['latency_min_ms'])
+
+  columns = [report.Column('model', 'label'), report.Column('mIoU', 'miou', '%.4f')]
+  if reference_label:
+    columns.append(report.Column('mIoU vs %s (points)' % reference_label, 'miou_vs_reference',
+                                 '%+.2f'))
+  return columns + [
+      report.Column('file size', size),
+      report.Column('latency, %d thread (median / min)' % latency_threads, timing),
+      report.Column('speed vs float', 'speedup_vs_float', '%.2fx'),
+      report.Column('quantized tensors', lambda r: report.MISSING
+                    if r['quantized_fraction'] is None
+                    else '%.0f%%' % (100 * r['quantized_fraction'])),
+  ]
 
 
 def write_report(rows, output_dir, latency_threads=1, extra=None, reference_label=None):
   """Writes report.md and report.json atomically; returns the Markdown text."""
   if reference_label:
     add_miou_deltas(rows, reference_label)
-  table = markdown_table(rows, latency_threads, reference_label)
-  fileio.atomic_write_text(os.path.join(output_dir, REPORT_MD), table)
-  machine = dict(platform=platform.platform(), processor=platform.processor(),
-                 cpus=os.cpu_count(), loadavg=list(os.getloadavg()), tensorflow=tf.__version__)
-  payload = dict(rows=rows, latency_threads=latency_threads, reference_row=reference_label,
-                 machine=machine)
+  payload = dict(latency_threads=latency_threads, reference_row=reference_label)
   payload.update(extra or {})
-  fileio.atomic_write_text(os.path.join(output_dir, REPORT_JSON), json.dumps(payload, indent=2))
-  return table
+  return report.write(rows, output_dir, _columns(latency_threads, reference_label), payload)
 
 
 def main(unused_argv):
-  from datasets import data_generator  # pylint: disable=g-import-not-at-top
-  if not FLAGS.output_dir:
-    raise ValueError('--output_dir is required')
-  graph_results = parse_labelled(FLAGS.graph_result, 'graph_result')
-  tflite_models = parse_labelled(FLAGS.tflite, 'tflite')
+  opts = options.from_flags(ReportOptions, model_variant=flags.FLAGS.model_variant)
+  graph_results = parse_labelled(opts.graph_result, 'graph_result')
+  tflite_models = parse_labelled(opts.tflite, 'tflite')
   labels = [label for label, _ in graph_results + tflite_models]
-  if FLAGS.reference_row and FLAGS.reference_row not in labels:  # Before minutes of evaluation.
+  if opts.reference_row and opts.reference_row not in labels:  # Before minutes of evaluation.
     raise ValueError('--reference_row=%s: no --graph_result or --tflite has this label (%s)'
-                     % (FLAGS.reference_row, ', '.join(labels)))
+                     % (opts.reference_row, ', '.join(labels)))
 
   def dataset_fn(crop_size):
-    return data_generator.Dataset(
-        dataset_name=FLAGS.dataset, split_name=FLAGS.eval_split, dataset_dir=FLAGS.dataset_dir,
-        batch_size=1, crop_size=crop_size, model_variant=FLAGS.model_variant,
-        is_training=False, should_shuffle=False, should_repeat=False)
+    return tflite_utils.eval_dataset(opts.dataset, opts.eval_split, opts.dataset_dir, crop_size,
+                                     opts.model_variant)
 
-  rows = build_rows(graph_results, tflite_models, dataset_fn, FLAGS.latency_rounds,
-                    FLAGS.latency_threads, FLAGS.eval_threads)
-  print(write_report(rows, FLAGS.output_dir, FLAGS.latency_threads,
-                     reference_label=FLAGS.reference_row))
+  rows = build_rows(graph_results, tflite_models, dataset_fn, opts.latency_rounds,
+                    opts.latency_threads, opts.eval_threads, opts.model_variant)
+  print(write_report(rows, opts.output_dir, opts.latency_threads,
+                     reference_label=opts.reference_row))
+
+
+def run():
+  """Console-script entry point."""
+  entry.run(main, ReportOptions)
 
 
 if __name__ == '__main__':
-  flags.mark_flag_as_required('dataset_dir')
-  app.run(main)
+  run()

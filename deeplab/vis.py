@@ -1,60 +1,29 @@
 """Segmentation results visualization: colourised PNGs of the predictions of a checkpoint.
 
 Writes `<vis_logdir>/segmentation_results/%06d_image.png` and `%06d_prediction.png` (dataset
-colormap), and with --also_save_raw_predictions `raw_segmentation_results/<image name>.png`.
+colormap), and with --also_save_raw_predictions `raw_segmentation_results/<image name>.png`, for
+each new checkpoint of --checkpoint_dir (the shared `slim.runtime.eval_driver` loop).
 """
 
 import os
-import sys
-import time
 
-if __name__ == '__main__' and __package__ in (None, ''):
-  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from absl import flags
+from absl import logging
+import numpy as np
+import slim  # noqa: F401  pylint: disable=unused-import
+from slim.runtime import eval_driver
+from slim.runtime import checkpoints
+from slim.runtime import entry
+from slim.runtime import options
+import tensorflow as tf
 
-from absl import app  # noqa: E402
-from absl import flags  # noqa: E402
-from absl import logging  # noqa: E402
-import numpy as np  # noqa: E402
-import slim  # noqa: E402,F401  pylint: disable=unused-import
-import tensorflow as tf  # noqa: E402
-
-from deeplab import common  # noqa: E402
-from deeplab import eval as deeplab_eval  # noqa: E402
-
-# allow_override: train/eval/vis/export share flag names (separate binaries in the original).
-flags.DEFINE_string('master', '', 'BNS name of the tensorflow server', allow_override=True)
-flags.DEFINE_string('vis_logdir', None, 'Where to write the event logs.', allow_override=True)
-flags.DEFINE_string('checkpoint_dir', None, 'Directory of model checkpoints.',
-                    allow_override=True)
-flags.DEFINE_integer('vis_batch_size', 1, 'The number of images in each batch during evaluation.',
-                     allow_override=True)
-flags.DEFINE_list('vis_crop_size', '513,513', 'Crop size [height, width] for visualization.',
-                  allow_override=True)
-flags.DEFINE_integer('eval_interval_secs', 60 * 5, 'How often (in seconds) to run evaluation.',
-                     allow_override=True)
-flags.DEFINE_multi_integer('atrous_rates', None, 'Atrous rates for atrous spatial pyramid '
-                           'pooling.', allow_override=True)
-flags.DEFINE_integer('output_stride', 16, 'The ratio of input to output spatial resolution.',
-                     allow_override=True)
-flags.DEFINE_multi_float('eval_scales', [1.0], 'The scales to resize images for evaluation.',
-                         allow_override=True)
-flags.DEFINE_bool('add_flipped_images', False, 'Add flipped images for evaluation or not.',
-                  allow_override=True)
-flags.DEFINE_integer('quantize_delay_step', -1, 'Steps to start quantized training. If < 0, will '
-                     'not quantize model.', allow_override=True)
-flags.DEFINE_string('dataset', 'pascal_voc_seg', 'Name of the segmentation dataset.',
-                    allow_override=True)
-flags.DEFINE_string('vis_split', 'val', 'Which split of the dataset used for visualizing results',
-                    allow_override=True)
-flags.DEFINE_string('dataset_dir', None, 'Where the dataset reside.', allow_override=True)
-flags.DEFINE_enum('colormap_type', 'pascal', ['pascal', 'cityscapes', 'ade20k'],
-                  'Visualization colormap type.', allow_override=True)
-flags.DEFINE_boolean('also_save_raw_predictions', False, 'Also save raw predictions.',
-                     allow_override=True)
-flags.DEFINE_integer('max_number_of_iterations', 0, 'Maximum number of visualization iterations. '
-                     'Will loop indefinitely upon nonpositive values.', allow_override=True)
-
-FLAGS = flags.FLAGS
+from datasets import data_generator
+from deeplab import common
+from deeplab import input_preprocess
+from deeplab import options as deeplab_options
+from deeplab.options import VisOptions
+from deeplab.utils import inference
+from deeplab.utils import save_annotation
 
 # Output folder names (the original layout).
 SEMANTIC_PREDICTION_SAVE_FOLDER = 'segmentation_results'
@@ -77,7 +46,6 @@ def save_results(original_image, semantic_prediction, image_name, image_id, save
     colormap_type: pascal, cityscapes or ade20k.
     also_save_raw_predictions: also save the raw class ids.
   """
-  from deeplab.utils import save_annotation  # pylint: disable=g-import-not-at-top
   save_annotation.save_annotation(original_image, save_dir, IMAGE_FORMAT % image_id,
                                   add_colormap=False)
   save_annotation.save_annotation(semantic_prediction, save_dir, PREDICTION_FORMAT % image_id,
@@ -101,19 +69,20 @@ def visualize_checkpoint(checkpoint_path, dataset, model_options, save_dir, raw_
   graph = tf.Graph()
   with graph.as_default():
     samples = dataset.get_one_shot_iterator().get_next()
-    predictions = deeplab_eval.build_predictions(
+    predictions = inference.build_predictions(
         tf.cast(samples[common.IMAGE], tf.float32), model_options, eval_scales,
         add_flipped_images, quantize_delay_step)
     tf.compat.v1.train.get_or_create_global_step()
     saver = tf.compat.v1.train.Saver(tf.compat.v1.global_variables())
     count = 0
     with tf.compat.v1.Session(master) as sess:
-      saver.restore(sess, checkpoint_path)
+      checkpoints.restore(saver, sess, checkpoint_path)
       while True:
         try:
-          pred, originals, names, heights, widths = sess.run([
-              predictions, samples[common.ORIGINAL_IMAGE], samples[common.IMAGE_NAME],
-              samples[common.HEIGHT], samples[common.WIDTH]])
+          with dataset.explained_errors('vis_crop_size'):
+            pred, originals, names, heights, widths = sess.run([
+                predictions, samples[common.ORIGINAL_IMAGE], samples[common.IMAGE_NAME],
+                samples[common.HEIGHT], samples[common.WIDTH]])
         except tf.errors.OutOfRangeError:
           break
         for i in range(pred.shape[0]):
@@ -125,43 +94,50 @@ def visualize_checkpoint(checkpoint_path, dataset, model_options, save_dir, raw_
   return count
 
 
-def main(unused_argv):
-  from datasets import data_generator  # pylint: disable=g-import-not-at-top
-  logging.set_verbosity(logging.INFO)
-  deeplab_eval.check_quantize_scales(FLAGS.quantize_delay_step, FLAGS.eval_scales)
-  crop_size = [int(x) for x in FLAGS.vis_crop_size]
-  save_dir = os.path.join(FLAGS.vis_logdir, SEMANTIC_PREDICTION_SAVE_FOLDER)
-  raw_save_dir = os.path.join(FLAGS.vis_logdir, RAW_SEMANTIC_PREDICTION_SAVE_FOLDER)
+def visualize(opts, model_options):
+  """Visualizes the checkpoints of --checkpoint_dir as the flags say; returns image counts."""
+  inference.check_quantize_scales(opts.quantize_delay_step, opts.eval_scales)
+  crop_size = deeplab_options.parse_crop(opts.vis_crop_size, 'vis_crop_size')
+  save_dir = os.path.join(opts.vis_logdir, SEMANTIC_PREDICTION_SAVE_FOLDER)
+  raw_save_dir = os.path.join(opts.vis_logdir, RAW_SEMANTIC_PREDICTION_SAVE_FOLDER)
   tf.io.gfile.makedirs(save_dir)
   tf.io.gfile.makedirs(raw_save_dir)
-  dataset_kwargs = dict(
-      dataset_name=FLAGS.dataset, split_name=FLAGS.vis_split, dataset_dir=FLAGS.dataset_dir,
-      batch_size=FLAGS.vis_batch_size, crop_size=crop_size,
-      min_resize_value=FLAGS.min_resize_value, max_resize_value=FLAGS.max_resize_value,
-      resize_factor=FLAGS.resize_factor, model_variant=FLAGS.model_variant, is_training=False,
-      should_shuffle=False, should_repeat=False)
-  num_classes = data_generator.Dataset(**dataset_kwargs).num_of_classes
+
+  def visualize_fn(checkpoint):
+    dataset = data_generator.Dataset(
+        dataset_name=opts.dataset, split_name=opts.vis_split, dataset_dir=opts.dataset_dir,
+        batch_size=opts.vis_batch_size, crop_size=crop_size,
+        min_resize_value=opts.min_resize_value, max_resize_value=opts.max_resize_value,
+        resize_factor=opts.resize_factor, model_variant=model_options.model_variant,
+        is_training=False, should_shuffle=False, should_repeat=False,
+        preprocess_fn=input_preprocess.preprocess_image_and_label)
+    count = visualize_checkpoint(
+        checkpoint, dataset, model_options, save_dir, raw_save_dir, opts.eval_scales,
+        opts.add_flipped_images, opts.quantize_delay_step, opts.colormap_type,
+        opts.also_save_raw_predictions, opts.master)
+    logging.info('Visualized %d images of %s into %s', count, checkpoint, save_dir)
+    return count
+
+  return eval_driver.evaluate_checkpoints(
+      opts.checkpoint_dir, visualize_fn, eval_interval_secs=opts.eval_interval_secs,
+      max_number_of_evaluations=opts.max_number_of_iterations)
+
+
+def main(unused_argv):
+  logging.set_verbosity(logging.INFO)
+  opts = options.from_flags(VisOptions, **common.input_resize_from_flags(flags.FLAGS))
+  num_classes = data_generator.get_dataset_descriptor(opts.dataset).num_classes
   model_options = common.model_options_from_flags(
-      FLAGS, {common.OUTPUT_TYPE: num_classes}, crop_size=crop_size,
-      atrous_rates=FLAGS.atrous_rates, output_stride=FLAGS.output_stride)
-  iterations, last = 0, None
-  while True:
-    ckpt = tf.train.latest_checkpoint(FLAGS.checkpoint_dir)
-    if ckpt and ckpt != last:
-      n = visualize_checkpoint(
-          ckpt, data_generator.Dataset(**dataset_kwargs), model_options, save_dir, raw_save_dir,
-          FLAGS.eval_scales, FLAGS.add_flipped_images, FLAGS.quantize_delay_step,
-          FLAGS.colormap_type, FLAGS.also_save_raw_predictions, FLAGS.master)
-      logging.info('Visualized %d images of %s into %s', n, ckpt, save_dir)
-      last = ckpt
-      iterations += 1
-      if 0 < FLAGS.max_number_of_iterations <= iterations:
-        break
-    time.sleep(FLAGS.eval_interval_secs if FLAGS.max_number_of_iterations != 1 else 1)
+      flags.FLAGS, {common.OUTPUT_TYPE: num_classes},
+      crop_size=deeplab_options.parse_crop(opts.vis_crop_size, 'vis_crop_size'),
+      atrous_rates=opts.atrous_rates, output_stride=opts.output_stride)
+  visualize(opts, model_options)
+
+
+def run():
+  """Console-script entry point."""
+  entry.run(main, VisOptions)
 
 
 if __name__ == '__main__':
-  flags.mark_flag_as_required('checkpoint_dir')
-  flags.mark_flag_as_required('vis_logdir')
-  flags.mark_flag_as_required('dataset_dir')
-  app.run(main)
+  run()

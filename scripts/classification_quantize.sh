@@ -127,7 +127,7 @@ for MODEL in $MODELS; do
   run "$MODEL.export_float" slim/export_inference_graph.py "${COMMON[@]}" \
     --model_name="$MODEL" --image_size="$SIZE" --batch_size=1 \
     --checkpoint_path="$M/float" --output_file="$M/float_frozen.pb"
-  run "$MODEL.ptq" -m slim.tflite.ptq --frozen_graph="$M/float_frozen.pb" \
+  run "$MODEL.ptq" -m slim.ptq_image_classifier --frozen_graph="$M/float_frozen.pb" \
     --dataset_dir="$RECORDS" --num_calibration_images="$CALIBRATION_IMAGES" --io_type=int8 \
     --output_file="$M/ptq_int8.tflite"
   run "$MODEL.eval_ptq" slim/eval_image_classifier.py "${COMMON[@]}" --model_name="$MODEL" \

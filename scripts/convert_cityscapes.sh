@@ -20,16 +20,15 @@
 # one by one atomically.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# abspath P: P made absolute against the current folder (portable; no GNU realpath needed).
-abspath() { case "$1" in /*) echo "$1" ;; *) local p="${1#./}"; echo "$PWD/${p:-.}" ;; esac; }
+LOG_TAG=cityscapes
+# The staging helpers: abspath, fail, log, pick_source, stage_source, new_tmp, publish, ...
+source "$ROOT/scripts/lib/staging.sh"
 DOWNLOAD_PAGE="https://www.cityscapes-dataset.com/downloads/"
 
 CITYSCAPES_ROOT="$(abspath "${1:-${CITYSCAPES_ROOT:-./cityscapes}}")"
 GTFINE_ZIP="$(abspath "${GTFINE_ZIP:-$CITYSCAPES_ROOT/gtFine_trainvaltest.zip}")"
 LEFTIMG8BIT_ZIP="$(abspath "${LEFTIMG8BIT_ZIP:-$CITYSCAPES_ROOT/leftImg8bit_trainvaltest.zip}")"
 OUTPUT_DIR="$(abspath "${OUTPUT_DIR:-$CITYSCAPES_ROOT/tfrecord}")"
-
-fail() { echo "ERROR: $*" >&2; exit 1; }
 
 MISSING=()
 [ -d "$CITYSCAPES_ROOT/gtFine" ] || [ -f "$GTFINE_ZIP" ] || \
@@ -49,41 +48,23 @@ if [ ${#MISSING[@]} -gt 0 ]; then
   exit 1
 fi
 
-if [ "${SKIP_SETUP_ENV:-0}" != 1 ]; then bash "$ROOT/scripts/setup_env.sh"; fi
-PY="$ROOT/.venv/bin/python"
-export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+use_project_python
 
-TMPS=()
-cleanup() { if [ ${#TMPS[@]} -gt 0 ]; then rm -rf "${TMPS[@]}"; fi; }
-trap cleanup EXIT
-# new_tmp VAR PATH: makes the empty folder PATH.tmp-<pid> (removed at exit) and stores it in VAR.
-new_tmp() {
-  local d="$2.tmp-$$"
-  rm -rf "$d"; mkdir -p "$d"; TMPS+=("$d"); printf -v "$1" '%s' "$d"
-}
-# publish DONE FINAL: replaces folder FINAL by the completed folder DONE (never half-filled).
-publish() {
-  rm -rf "$2.old-$$"
-  if [ -e "$2" ]; then mv "$2" "$2.old-$$"; fi
-  mv "$1" "$2"; rm -rf "$2.old-$$"
-}
-# extract_folder ZIP NAME: extracts ZIP and moves its top-level NAME/ to $CITYSCAPES_ROOT/NAME.
-extract_folder() {
-  local stage
-  echo "[cityscapes] extracting $1"
-  new_tmp stage "$CITYSCAPES_ROOT/extract_$2"
-  "$PY" -m zipfile -e "$1" "$stage"
-  [ -d "$stage/$2" ] || fail "$1: archive holds no top-level $2/ folder"
-  publish "$stage/$2" "$CITYSCAPES_ROOT/$2"
-}
+# Each zip holds one top-level folder, extracted to $CITYSCAPES_ROOT when that one is missing.
+find_gtfine() { find_layout "$1" "" gtFine; }
+find_leftimg8bit() { find_layout "$1" "" leftImg8bit; }
 
 mkdir -p "$CITYSCAPES_ROOT"
-[ -d "$CITYSCAPES_ROOT/gtFine" ] || extract_folder "$GTFINE_ZIP" gtFine
-[ -d "$CITYSCAPES_ROOT/leftImg8bit" ] || extract_folder "$LEFTIMG8BIT_ZIP" leftImg8bit
+GTFINE_DIR="$CITYSCAPES_ROOT/gtFine"
+LEFTIMG8BIT_DIR="$CITYSCAPES_ROOT/leftImg8bit"
+[ -d "$GTFINE_DIR" ] || stage_archive GTFINE_DIR "$GTFINE_ZIP" "$GTFINE_DIR" find_gtfine \
+  "$GTFINE_ZIP: archive holds no top-level gtFine/ folder"
+[ -d "$LEFTIMG8BIT_DIR" ] || stage_archive LEFTIMG8BIT_DIR "$LEFTIMG8BIT_ZIP" "$LEFTIMG8BIT_DIR" \
+  find_leftimg8bit "$LEFTIMG8BIT_ZIP: archive holds no top-level leftImg8bit/ folder"
 
-echo "[cityscapes] labelTrainIds + TFRecords -> $OUTPUT_DIR"
+log "labelTrainIds + TFRecords -> $OUTPUT_DIR"
 new_tmp OUT_STAGE "$OUTPUT_DIR"
 "$PY" -m datasets.build_cityscapes_data --cityscapes_root="$CITYSCAPES_ROOT" \
   --output_dir="$OUT_STAGE" --create_label_trainids
 publish "$OUT_STAGE" "$OUTPUT_DIR"
-echo "[cityscapes] TFRecords in $OUTPUT_DIR"
+log "TFRecords in $OUTPUT_DIR"

@@ -22,25 +22,18 @@
 # *.tmp-<pid> folders and renamed into place when complete (removed on failure).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# abspath P: P made absolute against the current folder (portable; no GNU realpath needed).
-abspath() { case "$1" in /*) echo "$1" ;; *) local p="${1#./}"; echo "$PWD/${p:-.}" ;; esac; }
+LOG_TAG=voc2012
+# The staging helpers: abspath, fail, log, pick_source, stage_source, new_tmp, publish, ...
+source "$ROOT/scripts/lib/staging.sh"
 VOC_URL="http://host.robots.ox.ac.uk/pascal/VOC/voc2012/VOCtrainval_11-May-2012.tar"
 VOC_TAR_NAME="VOCtrainval_11-May-2012.tar"
 
 WORK_DIR="$(abspath "${WORK_DIR:-./pascal_voc_seg}")"
 OUTPUT_DIR="$(abspath "${OUTPUT_DIR:-$WORK_DIR/tfrecord}")"
 EXTRACTED="$WORK_DIR/VOCdevkit/VOC2012"
-if [ -n "${1:-${VOC_SOURCE:-}}" ]; then
-  VOC_SOURCE="$(abspath "${1:-$VOC_SOURCE}")"
-elif [ -d "$EXTRACTED" ]; then
-  VOC_SOURCE="$EXTRACTED"
-else
-  VOC_SOURCE="$WORK_DIR/$VOC_TAR_NAME"
-fi
+pick_source VOC_SOURCE "${1:-}" "$EXTRACTED" "$WORK_DIR/$VOC_TAR_NAME"
 VOC_AUG_LABELS="${VOC_AUG_LABELS:-}"
 VOC_AUG_LIST="${VOC_AUG_LIST:-}"
-
-fail() { echo "ERROR: $*" >&2; exit 1; }
 
 if [ ! -e "$VOC_SOURCE" ]; then
   cat >&2 <<EOF
@@ -67,65 +60,29 @@ if [ -n "$VOC_AUG_LABELS$VOC_AUG_LIST" ]; then
     "(expected train_aug.txt, one image name per line)"
 fi
 
-if [ "${SKIP_SETUP_ENV:-0}" != 1 ]; then bash "$ROOT/scripts/setup_env.sh"; fi
-PY="$ROOT/.venv/bin/python"
-export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+use_project_python
 
-TMPS=()
-cleanup() { if [ ${#TMPS[@]} -gt 0 ]; then rm -rf "${TMPS[@]}"; fi; }
-trap cleanup EXIT
-# new_tmp VAR PATH: makes the empty folder PATH.tmp-<pid> (removed at exit) and stores it in VAR.
-new_tmp() {
-  local d="$2.tmp-$$"
-  rm -rf "$d"; mkdir -p "$d"; TMPS+=("$d"); printf -v "$1" '%s' "$d"
-}
-# publish DONE FINAL: replaces folder FINAL by the completed folder DONE (never half-filled).
-publish() {
-  rm -rf "$2.old-$$"
-  if [ -e "$2" ]; then mv "$2" "$2.old-$$"; fi
-  mv "$1" "$2"; rm -rf "$2.old-$$"
-}
-extract() {  # extract ARCHIVE DEST
-  case "$1" in
-    *.zip) "$PY" -m zipfile -e "$1" "$2" ;;
-    *.tar|*.tar.gz|*.tgz) tar -xf "$1" -C "$2" ;;
-    *) fail "$1: unsupported archive type (expected .tar, .tar.gz, .tgz or .zip)" ;;
-  esac
-}
-find_voc2012() {  # prints the first candidate folder that has the VOC2012 content
-  local c
-  for c in "$1" "$1/VOC2012" "$1/VOCdevkit/VOC2012"; do
-    if [ -d "$c/JPEGImages" ] && [ -d "$c/SegmentationClass" ]; then echo "$c"; return 0; fi
-  done
-  return 1
-}
+# The VOC2012 folder: the given one itself, or its VOC2012/ or VOCdevkit/VOC2012/.
+find_voc2012() { find_layout "$1" "JPEGImages SegmentationClass" . VOC2012 VOCdevkit/VOC2012; }
+find_aug_labels() { find_layout "$1" "" SegmentationClassAug; }
+VOC_LAYOUT="JPEGImages/ and SegmentationClass/"
+VOC_PLACES="in it, in VOC2012/ or in VOCdevkit/VOC2012/"
 
 mkdir -p "$WORK_DIR"
-if [ -d "$VOC_SOURCE" ]; then
-  VOC_DIR="$(find_voc2012 "$VOC_SOURCE")" || \
-    fail "$VOC_SOURCE: no VOC2012 folder (expected JPEGImages/ and SegmentationClass/ in it," \
-      "in VOC2012/ or in VOCdevkit/VOC2012/)"
-else
-  echo "[voc2012] extracting $VOC_SOURCE"
-  new_tmp STAGE "$WORK_DIR/extract"
-  extract "$VOC_SOURCE" "$STAGE"
-  FOUND="$(find_voc2012 "$STAGE")" || fail "$VOC_SOURCE: archive holds no VOCdevkit/VOC2012 or" \
-    "VOC2012 folder with JPEGImages/ and SegmentationClass/"
-  mkdir -p "$WORK_DIR/VOCdevkit"
-  publish "$FOUND" "$EXTRACTED"
-  VOC_DIR="$EXTRACTED"
-fi
+stage_source VOC_DIR "$VOC_SOURCE" "$EXTRACTED" find_voc2012 \
+  "$VOC_SOURCE: no VOC2012 folder (expected $VOC_LAYOUT $VOC_PLACES)" \
+  "$VOC_SOURCE: archive holds no VOCdevkit/VOC2012 or VOC2012 folder with $VOC_LAYOUT"
 LIST_DIR="$VOC_DIR/ImageSets/Segmentation"
 ls "$LIST_DIR"/*.txt >/dev/null 2>&1 || \
   fail "$LIST_DIR: no split lists (expected train.txt, val.txt, trainval.txt)"
 
-echo "[voc2012] removing the colour map: $VOC_DIR/SegmentationClass -> SegmentationClassRaw"
+log "removing the colour map: $VOC_DIR/SegmentationClass -> SegmentationClassRaw"
 new_tmp RAW_STAGE "$VOC_DIR/SegmentationClassRaw"
 "$PY" -m datasets.remove_gt_colormap --original_gt_folder="$VOC_DIR/SegmentationClass" \
   --output_dir="$RAW_STAGE"
 publish "$RAW_STAGE" "$VOC_DIR/SegmentationClassRaw"
 
-echo "[voc2012] building TFRecords for $(cd "$LIST_DIR" && echo *.txt)"
+log "building TFRecords for $(cd "$LIST_DIR" && echo *.txt)"
 new_tmp OUT_STAGE "$OUTPUT_DIR"
 "$PY" -m datasets.build_voc2012_data --image_folder="$VOC_DIR/JPEGImages" \
   --semantic_segmentation_folder="$VOC_DIR/SegmentationClassRaw" --list_folder="$LIST_DIR" \
@@ -135,15 +92,10 @@ if [ -n "$VOC_AUG_LABELS" ]; then
   if [ -d "$VOC_AUG_LABELS" ]; then
     AUG_DIR="$VOC_AUG_LABELS"
   else
-    echo "[voc2012] extracting $VOC_AUG_LABELS"
-    new_tmp AUG_STAGE "$WORK_DIR/extract_aug"
-    extract "$VOC_AUG_LABELS" "$AUG_STAGE"
-    [ -d "$AUG_STAGE/SegmentationClassAug" ] || \
-      fail "$VOC_AUG_LABELS: archive holds no SegmentationClassAug/ folder"
-    publish "$AUG_STAGE/SegmentationClassAug" "$WORK_DIR/SegmentationClassAug"
-    AUG_DIR="$WORK_DIR/SegmentationClassAug"
+    stage_archive AUG_DIR "$VOC_AUG_LABELS" "$WORK_DIR/SegmentationClassAug" find_aug_labels \
+      "$VOC_AUG_LABELS: archive holds no SegmentationClassAug/ folder"
   fi
-  echo "[voc2012] building train_aug from $AUG_DIR"
+  log "building train_aug from $AUG_DIR"
   new_tmp AUG_LISTS "$WORK_DIR/train_aug_list"
   # Keep the image base name of the first field: "2007_000032" or "/JPEGImages/2007_000032.jpg ...".
   awk 'NF { print $1 }' "$VOC_AUG_LIST" | sed -e 's#.*/##' -e 's#\.[^.]*$##' \
@@ -153,4 +105,4 @@ if [ -n "$VOC_AUG_LABELS" ]; then
     --image_format=jpg --output_dir="$OUT_STAGE"
 fi
 publish "$OUT_STAGE" "$OUTPUT_DIR"
-echo "[voc2012] TFRecords in $OUTPUT_DIR"
+log "TFRecords in $OUTPUT_DIR"

@@ -25,12 +25,14 @@ import json
 import os
 import posixpath
 import shutil
+import sys
 import tarfile
 import tempfile
 
 import tensorflow as tf
 
 from slim import fileio
+from slim.runtime import entry
 
 CHECKPOINT_NAME = 'model.ckpt'
 CHECKPOINT_SUFFIXES = ('.index', '.data-00000-of-00001')
@@ -308,8 +310,8 @@ def main(argv=None):
         results = json.load(f)
     path = package(args.name, checkpoint, args.frozen_graph, args.output_dir,
                    tflite=args.tflite, eval_results=results)
-  except (CheckpointError, OSError, ValueError) as e:
-    parser.exit(2, 'error: %s\n' % e)
+  except (CheckpointError, OSError, ValueError) as e:  # One line, status 1 (slim.runtime.entry).
+    sys.exit(entry.ERROR_FORMAT % entry.one_line(e))
   print(path)
   return 0
 

@@ -18,6 +18,7 @@ import types
 from typing import Mapping, Optional
 
 import slim  # noqa: F401  (graph-mode TF1 behaviour before any TF use)
+from slim import fileio
 import tensorflow as tf
 
 IMAGE_ENCODED = 'image/encoded'
@@ -107,7 +108,7 @@ def get_dataset(dataset_name, split_name, dataset_dir):
   info = _DATASETS[dataset_name]
   if not dataset_dir or not os.path.isdir(dataset_dir):
     raise ValueError('--dataset_dir=%s: folder not found' % dataset_dir)
-  files = tuple(sorted(tf.io.gfile.glob(os.path.join(dataset_dir, FILE_PATTERN % split_name))))
+  files = tuple(fileio.find_shards(dataset_dir, split_name))
   if not files:
     raise ValueError('--dataset_dir=%s: no TFRecord shard matching %r for split %r (run '
                      'datasets/build_classification_data.py first)'
@@ -117,6 +118,16 @@ def get_dataset(dataset_name, split_name, dataset_dir):
     raise ValueError('--dataset_dir=%s: no %s to count the classes of dataset %r'
                      % (dataset_dir, LABELS_FILENAME, dataset_name))
   return DatasetDescriptor(info, split_name, dataset_dir, files, num_classes)
+
+
+def explain_input_error(descriptor, error):
+  """A clear error for a TF error of reading `descriptor`'s shards (a truncated one), or None."""
+  if isinstance(error, tf.errors.DataLossError):
+    bad = fileio.unreadable_shard(descriptor.files)
+    if bad:
+      return ValueError('%s: truncated or corrupt TFRecord shard of split %r (%s); rebuild the '
+                        'split' % (bad[0], descriptor.split_name, bad[1]))
+  return None
 
 
 def parse_example(serialized):

@@ -7,6 +7,9 @@ the names of the exported input and output nodes.
   network_fn = classification_model.get_network_fn('mobilenet_v2', 10, is_training=True)
   logits, end_points = network_fn(images)
 """
+import json
+import os
+
 import slim  # noqa: F401  (graph-mode TF1 behaviour before any TF use)
 import tensorflow as tf
 
@@ -18,6 +21,28 @@ from slim.preprocessing import preprocessing_factory
 INPUT_NODE = 'input'
 # End point whose op is the exported output (softmax probabilities).
 PREDICTIONS_ENDPOINT = 'Predictions'
+# The io JSON written beside an exported graph: input/output names, input shape, uint8 mean/std.
+IO_SPEC_SUFFIX = '.io.json'
+
+
+def io_spec_path(graph_file):
+  """Path of the io JSON written beside the exported graph `graph_file`."""
+  return graph_file + IO_SPEC_SUFFIX
+
+
+def read_io_spec(graph_file, flag=None):
+  """Reads the io JSON of an exported graph (see export_inference_graph.py).
+
+  Raises:
+    ValueError: the JSON is missing (the message names `--flag` when given).
+  """
+  path = io_spec_path(graph_file)
+  if not os.path.isfile(path):
+    what = '--%s=%s: ' % (flag, graph_file) if flag else ''
+    raise ValueError('%s%s not found (export the graph with export_inference_graph.py '
+                     '--checkpoint_path)' % (what, path))
+  with open(path) as f:
+    return json.load(f)
 
 
 def model_names():

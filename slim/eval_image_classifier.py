@@ -20,50 +20,56 @@ Both write a summary to --eval_dir (checkpoint mode) and, with --results_file, a
 """
 import dataclasses
 import json
-import os
-import sys
 from typing import Optional
 
-if __name__ == '__main__' and __package__ in (None, ''):
-  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from absl import logging
+import numpy as np
 
-from absl import app  # noqa: E402
-from absl import flags  # noqa: E402
-from absl import logging  # noqa: E402
-import numpy as np  # noqa: E402
+import slim  # noqa: F401  (graph-mode TF1 behaviour before any TF use)
+import slim.quantize as contrib_quantize
+import tensorflow as tf
 
-import slim  # noqa: E402,F401  (graph-mode TF1 behaviour before any TF use)
-import slim.quantize as contrib_quantize  # noqa: E402
-import tensorflow as tf  # noqa: E402
+from slim import classification_data
+from slim import classification_model
+from slim import fileio
+from slim import pruning
+from slim.preprocessing import preprocessing_factory
+from slim.runtime import checkpoints
+from slim.runtime import entry
+from slim.runtime import options
+from slim.tflite import ptq
 
-from slim import classification_data  # noqa: E402
-from slim import classification_model  # noqa: E402
-from slim import fileio  # noqa: E402
-from slim import pruning  # noqa: E402
-from slim.preprocessing import preprocessing_factory  # noqa: E402
-from slim.tflite import ptq  # noqa: E402
-
+flag = options.flag
 TOP_K = 5
 
 
 @dataclasses.dataclass
 class EvalOptions:
-  """Options of `evaluate` / `evaluate_tflite` (the original flags, same names)."""
-  dataset_dir: str
-  checkpoint_path: Optional[str] = None
-  eval_dir: Optional[str] = None
-  tflite_file: Optional[str] = None
-  model_name: str = 'mobilenet_v2'
-  dataset_name: str = 'synthetic_classification'
-  dataset_split_name: str = 'validation'
-  labels_offset: int = 0
-  preprocessing_name: Optional[str] = None
-  eval_image_size: Optional[int] = None
-  batch_size: int = 100
-  max_num_batches: Optional[int] = None
-  moving_average_decay: Optional[float] = None
-  quantize: bool = False
-  results_file: Optional[str] = None
+  """Options of `evaluate` / `evaluate_tflite`: the original flags (same names) and new ones."""
+  dataset_dir: Optional[str] = flag(None, 'Directory of the dataset TFRecords and labels.txt.',
+                                    kind='string', required=True)
+  checkpoint_path: Optional[str] = flag(None, 'Checkpoint file prefix or folder (latest).',
+                                        kind='string')
+  eval_dir: Optional[str] = flag(None, 'Directory for the eval summary.', kind='string')
+  tflite_file: Optional[str] = flag(None, 'Evaluate this .tflite model instead of a checkpoint.',
+                                    kind='string')
+  model_name: str = flag('mobilenet_v2', 'Architecture (%s).'
+                         % ', '.join(classification_model.model_names()))
+  dataset_name: str = flag('synthetic_classification', 'Dataset name (%s).'
+                           % ', '.join(classification_data.dataset_names()))
+  dataset_split_name: str = flag('validation', 'Split to evaluate.')
+  labels_offset: int = flag(0, 'Offset subtracted from the labels.')
+  preprocessing_name: Optional[str] = flag(None, "Preprocessing; None uses the model's.",
+                                           kind='string')
+  eval_image_size: Optional[int] = flag(None, 'Eval image size; None uses the model default.',
+                                        kind='integer')
+  batch_size: int = flag(100, 'Samples per batch.')
+  max_num_batches: Optional[int] = flag(None, 'Stop after this many batches.', kind='integer')
+  moving_average_decay: Optional[float] = flag(None, "Evaluate the weights' moving averages.",
+                                               kind='float')
+  quantize: bool = flag(False, 'Apply create_eval_graph (QAT checkpoints).')
+  results_file: Optional[str] = flag(None, 'Also write the results as JSON here.',
+                                     kind='string')
 
 
 def _topk_counts(scores, labels, k):
@@ -92,17 +98,6 @@ def _write_results(opts, results):
   return results
 
 
-def _checkpoint_file(checkpoint_path):
-  if checkpoint_path and tf.io.gfile.isdir(checkpoint_path):
-    latest = tf.train.latest_checkpoint(checkpoint_path)
-    if not latest:
-      raise ValueError('--checkpoint_path=%s: folder holds no checkpoint' % checkpoint_path)
-    return latest
-  if not checkpoint_path or not tf.io.gfile.exists(checkpoint_path + '.index'):
-    raise ValueError('--checkpoint_path=%s: no such checkpoint' % checkpoint_path)
-  return checkpoint_path
-
-
 def evaluate(opts):
   """Top-1/top-5 of a checkpoint over one pass of the split.
 
@@ -112,7 +107,9 @@ def evaluate(opts):
   Raises:
     ValueError: bad dataset, model name or checkpoint (the message names the flag).
   """
-  checkpoint = _checkpoint_file(opts.checkpoint_path)
+  if not opts.checkpoint_path:
+    raise ValueError('--checkpoint_path (or --tflite_file) is required')
+  checkpoint = checkpoints.resolve(opts.checkpoint_path, 'checkpoint_path')
   descriptor, image_size, preprocess_fn = _setup(opts)
   num_classes = descriptor.num_classes - opts.labels_offset
   graph = tf.Graph()
@@ -136,7 +133,7 @@ def evaluate(opts):
     saver = tf.compat.v1.train.Saver(variables)
     hits1 = hitsk = total = 0
     with tf.compat.v1.Session(graph=graph) as sess:
-      saver.restore(sess, checkpoint)
+      checkpoints.restore(saver, sess, checkpoint)
       step = int(sess.run(global_step))
       batches = 0
       while opts.max_num_batches is None or batches < opts.max_num_batches:
@@ -180,36 +177,17 @@ def evaluate_tflite(opts, num_threads=1):
                                'num_images': total, 'tflite_file': opts.tflite_file})
 
 
-def define_flags():
-  """Defines the original script's flags plus --tflite_file and --results_file."""
-  flags.DEFINE_string('checkpoint_path', None, 'Checkpoint file prefix or folder (latest).')
-  flags.DEFINE_string('eval_dir', None, 'Directory for the eval summary.')
-  flags.DEFINE_string('tflite_file', None, 'Evaluate this .tflite model instead of a checkpoint.')
-  flags.DEFINE_string('dataset_dir', None, 'Directory of the dataset TFRecords and labels.txt.')
-  flags.DEFINE_string('dataset_name', 'synthetic_classification', 'Dataset name (%s).'
-                      % ', '.join(classification_data.dataset_names()))
-  flags.DEFINE_string('dataset_split_name', 'validation', 'Split to evaluate.')
-  flags.DEFINE_integer('labels_offset', 0, 'Offset subtracted from the labels.')
-  flags.DEFINE_string('model_name', 'mobilenet_v2', 'Architecture (%s).'
-                      % ', '.join(classification_model.model_names()))
-  flags.DEFINE_string('preprocessing_name', None, 'Preprocessing; None uses the model\'s.')
-  flags.DEFINE_integer('eval_image_size', None, 'Eval image size; None uses the model default.')
-  flags.DEFINE_integer('batch_size', 100, 'Samples per batch.')
-  flags.DEFINE_integer('max_num_batches', None, 'Stop after this many batches.')
-  flags.DEFINE_float('moving_average_decay', None, 'Evaluate the weights\' moving averages.')
-  flags.DEFINE_bool('quantize', False, 'Apply create_eval_graph (QAT checkpoints).')
-  flags.DEFINE_string('results_file', None, 'Also write the results as JSON here.')
-  flags.mark_flag_as_required('dataset_dir')
-
-
 def main(unused_argv):
   logging.set_verbosity(logging.INFO)
-  f = flags.FLAGS
-  opts = EvalOptions(**{k.name: f[k.name].value for k in dataclasses.fields(EvalOptions)})
+  opts = options.from_flags(EvalOptions)
   results = evaluate_tflite(opts) if opts.tflite_file else evaluate(opts)
   print(json.dumps(results, sort_keys=True))
 
 
+def run():
+  """Console-script entry point."""
+  entry.run(main, EvalOptions)
+
+
 if __name__ == '__main__':
-  define_flags()
-  app.run(main)
+  run()

@@ -14,7 +14,7 @@ The graph input is the float placeholder `input` [batch, size, size, 3] holding 
 images (the model's input range, e.g. [-1, 1] for MobileNets); the output is the softmax op of
 end point 'Predictions' (e.g. `MobilenetV2/Predictions/Reshape_1`). Beside --output_file a
 `<output_file>.io.json` records input/output names, input shape and the uint8 mean/std, for the
-converters (`slim/tflite/ptq.py` reads it). Every file is written atomically.
+converters (`slim/ptq_image_classifier.py` reads it). Every file is written atomically.
 
 A pruned checkpoint (with `.../mask` variables, see train_image_classifier.py --pruning_hparams)
 is detected: the graph is built with the masks, frozen, and the masks are folded into the
@@ -24,63 +24,56 @@ exactly representable in the QAT ranges). The io JSON then records `"pruned": tr
 """
 import dataclasses
 import json
-import os
-import sys
 from typing import Optional
 
-if __name__ == '__main__' and __package__ in (None, ''):
-  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from absl import logging
 
-from absl import app  # noqa: E402
-from absl import flags  # noqa: E402
-from absl import logging  # noqa: E402
+import slim  # noqa: F401  (graph-mode TF1 behaviour before any TF use)
+import slim.quantize as contrib_quantize
+import tensorflow as tf
 
-import slim  # noqa: E402,F401  (graph-mode TF1 behaviour before any TF use)
-import slim.quantize as contrib_quantize  # noqa: E402
-import tensorflow as tf  # noqa: E402
+from slim import classification_data
+from slim import classification_model
+from slim import fileio
+from slim import pruning
+from slim.runtime import checkpoints
+from slim.runtime import entry
+from slim.runtime import options
+from slim.tflite import convert
 
-from slim import classification_data  # noqa: E402
-from slim import classification_model  # noqa: E402
-from slim import fileio  # noqa: E402
-from slim import pruning  # noqa: E402
-from slim.tflite import convert  # noqa: E402
-
-IO_SPEC_SUFFIX = '.io.json'
+flag = options.flag
 TFLITE_TYPES = ('uint8', 'int8', 'float')
 
 
 @dataclasses.dataclass
 class ExportOptions:
-  """Options of `export` (the original flags plus freezing/conversion)."""
-  output_file: str
-  model_name: str = 'mobilenet_v2'
-  is_training: bool = False
-  image_size: Optional[int] = None
-  batch_size: Optional[int] = None
-  num_classes: Optional[int] = None
-  dataset_name: str = 'synthetic_classification'
-  dataset_dir: Optional[str] = None
-  labels_offset: int = 0
-  quantize: bool = False
-  per_channel: bool = False
-  write_text_graphdef: bool = False
-  checkpoint_path: Optional[str] = None
-  tflite_output_file: Optional[str] = None
-  tflite_type: str = 'uint8'
-
-
-def io_spec_path(output_file):
-  """Path of the io JSON written beside `output_file`."""
-  return output_file + IO_SPEC_SUFFIX
-
-
-def read_io_spec(output_file):
-  """Reads the io JSON of an exported graph (see module docstring)."""
-  path = io_spec_path(output_file)
-  if not os.path.isfile(path):
-    raise ValueError('%s not found: export the graph with export_inference_graph.py' % path)
-  with open(path) as f:
-    return json.load(f)
+  """Options of `export`: the original flags plus freezing/conversion."""
+  output_file: Optional[str] = flag(None, 'Where to write the graph.', kind='string',
+                                    required=True)
+  model_name: str = flag('mobilenet_v2', 'Architecture (%s).'
+                         % ', '.join(classification_model.model_names()))
+  is_training: bool = flag(False, 'Export the training-mode graph.')
+  image_size: Optional[int] = flag(None, 'Input size; None uses the model default.',
+                                   kind='integer')
+  batch_size: Optional[int] = flag(None, 'Static batch size; None leaves it dynamic.',
+                                   kind='integer')
+  num_classes: Optional[int] = flag(None, 'Logits width; None reads labels.txt of '
+                                    '--dataset_dir.', kind='integer')
+  dataset_name: str = flag('synthetic_classification', 'Dataset name.')
+  dataset_dir: Optional[str] = flag(None, 'Dataset folder (for the class count).',
+                                    kind='string')
+  labels_offset: int = flag(0, 'Offset subtracted from the class count.')
+  quantize: bool = flag(False, 'Apply the eval QAT rewrite (create_eval_graph).')
+  per_channel: bool = flag(False, 'With --quantize: per-channel weight ranges (derived from the '
+                           'weights when the QAT checkpoint is per-tensor); convert with '
+                           '--tflite_type=int8.')
+  write_text_graphdef: bool = flag(False, 'Write a text GraphDef.')
+  checkpoint_path: Optional[str] = flag(None, 'Freeze with this checkpoint (file or folder).',
+                                        kind='string')
+  tflite_output_file: Optional[str] = flag(None, 'Also convert the frozen graph to TFLite.',
+                                           kind='string')
+  tflite_type: str = flag('uint8', 'TFLite inference type.', kind='enum',
+                          enum_values=TFLITE_TYPES)
 
 
 def _num_classes(opts):
@@ -130,17 +123,6 @@ def build_inference_graph(model_name, num_classes, image_size, batch_size=None,
   return placeholder, end_points[classification_model.PREDICTIONS_ENDPOINT]
 
 
-def _checkpoint_file(checkpoint_path):
-  if tf.io.gfile.isdir(checkpoint_path):
-    latest = tf.train.latest_checkpoint(checkpoint_path)
-    if not latest:
-      raise ValueError('--checkpoint_path=%s: folder holds no checkpoint' % checkpoint_path)
-    return latest
-  if not tf.io.gfile.exists(checkpoint_path + '.index'):
-    raise ValueError('--checkpoint_path=%s: no such checkpoint' % checkpoint_path)
-  return checkpoint_path
-
-
 def export(opts):
   """Writes the (frozen) inference graph, its io JSON and optionally the TFLite model.
 
@@ -161,11 +143,12 @@ def export(opts):
     raise ValueError('--tflite_output_file needs --checkpoint_path (a frozen graph)')
   if opts.tflite_output_file and opts.tflite_type != 'float' and not opts.quantize:
     raise ValueError('--tflite_type=%s needs --quantize (a QAT graph); for a float model use '
-                     'slim/tflite/ptq.py (post-training quantization)' % opts.tflite_type)
+                     'slim/ptq_image_classifier.py (post-training quantization)' % opts.tflite_type)
   image_size = opts.image_size or classification_model.default_image_size(opts.model_name)
   num_classes = _num_classes(opts)
   mean, std = classification_model.input_stats(opts.model_name)
-  checkpoint = _checkpoint_file(opts.checkpoint_path) if opts.checkpoint_path else None
+  checkpoint = (checkpoints.resolve(opts.checkpoint_path, 'checkpoint_path')
+                if opts.checkpoint_path else None)
   pruned = bool(checkpoint) and pruning.is_pruned_checkpoint(checkpoint)
   graph = tf.Graph()
   with graph.as_default():
@@ -187,7 +170,7 @@ def export(opts):
     if checkpoint:
       with tf.compat.v1.Session(graph=graph) as sess:
         try:
-          convert.restore_for_export(sess, checkpoint)
+          checkpoints.restore_for_export(sess, checkpoint)
         except ValueError as e:
           raise ValueError('--checkpoint_path=%s: %s' % (opts.checkpoint_path, e)) from None
         graph_def = convert.freeze_session(sess, spec['output_arrays'])
@@ -200,7 +183,8 @@ def export(opts):
     fileio.atomic_write_text(opts.output_file, str(graph_def))
   else:
     fileio.atomic_write_bytes(opts.output_file, graph_def.SerializeToString())
-  fileio.atomic_write_text(io_spec_path(opts.output_file), json.dumps(spec, indent=2))
+  fileio.atomic_write_text(classification_model.io_spec_path(opts.output_file),
+                           json.dumps(spec, indent=2))
   if opts.tflite_output_file:
     fileio.atomic_write_bytes(opts.tflite_output_file, convert_frozen(graph_def, spec,
                                                                       opts.tflite_type))
@@ -218,38 +202,16 @@ def convert_frozen(graph_def, spec, tflite_type):
   return fn(*args, mean_values=spec['mean_values'], std_dev_values=spec['std_dev_values'])
 
 
-def define_flags():
-  """Defines the original script's flags plus freezing/conversion flags."""
-  flags.DEFINE_string('model_name', 'mobilenet_v2', 'Architecture (%s).'
-                      % ', '.join(classification_model.model_names()))
-  flags.DEFINE_bool('is_training', False, 'Export the training-mode graph.')
-  flags.DEFINE_integer('image_size', None, 'Input size; None uses the model default.')
-  flags.DEFINE_integer('batch_size', None, 'Static batch size; None leaves it dynamic.')
-  flags.DEFINE_integer('num_classes', None, 'Logits width; None reads labels.txt of '
-                       '--dataset_dir.')
-  flags.DEFINE_string('dataset_name', 'synthetic_classification', 'Dataset name.')
-  flags.DEFINE_string('dataset_dir', None, 'Dataset folder (for the class count).')
-  flags.DEFINE_integer('labels_offset', 0, 'Offset subtracted from the class count.')
-  flags.DEFINE_bool('quantize', False, 'Apply the eval QAT rewrite (create_eval_graph).')
-  flags.DEFINE_bool('per_channel', False, 'With --quantize: per-channel weight ranges (derived '
-                    'from the weights when the QAT checkpoint is per-tensor); convert with '
-                    '--tflite_type=int8.')
-  flags.DEFINE_bool('write_text_graphdef', False, 'Write a text GraphDef.')
-  flags.DEFINE_string('output_file', None, 'Where to write the graph.')
-  flags.DEFINE_string('checkpoint_path', None, 'Freeze with this checkpoint (file or folder).')
-  flags.DEFINE_string('tflite_output_file', None, 'Also convert the frozen graph to TFLite.')
-  flags.DEFINE_enum('tflite_type', 'uint8', TFLITE_TYPES, 'TFLite inference type.')
-  flags.mark_flag_as_required('output_file')
-
-
 def main(unused_argv):
   logging.set_verbosity(logging.INFO)
-  f = flags.FLAGS
-  spec = export(ExportOptions(**{k.name: f[k.name].value
-                                 for k in dataclasses.fields(ExportOptions)}))
+  spec = export(options.from_flags(ExportOptions))
   print(json.dumps(spec, sort_keys=True))
 
 
+def run():
+  """Console-script entry point."""
+  entry.run(main, ExportOptions)
+
+
 if __name__ == '__main__':
-  define_flags()
-  app.run(main)
+  run()

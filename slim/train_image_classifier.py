@@ -35,82 +35,99 @@ values (all-ones masks).
 The library entry point is `train(TrainOptions(...))`; only `main()` reads flags.
 """
 import dataclasses
-import os
-import sys
-import time
-from typing import Optional, Sequence
+from typing import List, Optional
 
-if __name__ == '__main__' and __package__ in (None, ''):
-  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from absl import logging
 
-from absl import app  # noqa: E402
-from absl import flags  # noqa: E402
-from absl import logging  # noqa: E402
-import numpy as np  # noqa: E402
+import slim  # noqa: F401  (graph-mode TF1 behaviour before any TF use)
+import slim.quantize as contrib_quantize
+import tensorflow as tf
+import tf_slim
 
-import slim  # noqa: E402,F401  (graph-mode TF1 behaviour before any TF use)
-import slim.quantize as contrib_quantize  # noqa: E402
-import tensorflow as tf  # noqa: E402
-import tf_slim  # noqa: E402
+from slim import classification_data
+from slim import classification_model
+from slim import pruning
+from slim.preprocessing import preprocessing_factory
+from slim.runtime import checkpoints
+from slim.runtime import entry
+from slim.runtime import options
+from slim.runtime import train_loop
 
-from slim import classification_model  # noqa: E402
-from slim import classification_data  # noqa: E402
-from slim import pruning  # noqa: E402
-from slim.preprocessing import preprocessing_factory  # noqa: E402
-
-CHECKPOINT_BASENAME = 'model.ckpt'
+flag = options.flag
 OPTIMIZERS = ('adadelta', 'adagrad', 'adam', 'ftrl', 'momentum', 'rmsprop', 'sgd')
 LEARNING_RATE_DECAY_TYPES = ('fixed', 'exponential', 'polynomial')
 # Suffixes of the rewriter's range variables; a float checkpoint cannot contain them.
 _QUANT_RANGE_SUFFIXES = ('/min', '/max')
 
 
+_SLIM = "As in slim's train_image_classifier."
+
+
 @dataclasses.dataclass
 class TrainOptions:
-  """Options of `train` (the flags of the original script, same names and defaults)."""
-  train_dir: str
-  dataset_dir: str
-  model_name: str = 'mobilenet_v2'
-  dataset_name: str = 'synthetic_classification'
-  dataset_split_name: str = 'train'
-  labels_offset: int = 0
-  preprocessing_name: Optional[str] = None
-  batch_size: int = 32
-  train_image_size: Optional[int] = None
-  max_number_of_steps: Optional[int] = None
-  weight_decay: float = 0.00004
-  batch_norm_decay: Optional[float] = None
-  optimizer: str = 'rmsprop'
-  adadelta_rho: float = 0.95
-  adagrad_initial_accumulator_value: float = 0.1
-  adam_beta1: float = 0.9
-  adam_beta2: float = 0.999
-  opt_epsilon: float = 1.0
-  ftrl_learning_rate_power: float = -0.5
-  ftrl_initial_accumulator_value: float = 0.1
-  ftrl_l1: float = 0.0
-  ftrl_l2: float = 0.0
-  momentum: float = 0.9
-  rmsprop_momentum: float = 0.9
-  rmsprop_decay: float = 0.9
-  learning_rate_decay_type: str = 'exponential'
-  learning_rate: float = 0.01
-  end_learning_rate: float = 0.0001
-  label_smoothing: float = 0.0
-  learning_rate_decay_factor: float = 0.94
-  num_epochs_per_decay: float = 2.0
-  moving_average_decay: Optional[float] = None
-  quantize_delay: int = -1
-  pruning_hparams: str = ''
-  freeze_pruning_masks: bool = False
-  checkpoint_path: Optional[str] = None
-  checkpoint_exclude_scopes: Sequence[str] = ()
-  trainable_scopes: Sequence[str] = ()
-  ignore_missing_vars: bool = False
-  log_every_n_steps: int = 10
-  save_summaries_secs: int = 600
-  save_interval_secs: int = 600
-  seed: Optional[int] = None
+  """Options of `train`: the flags of the original script (same names and defaults) and new ones."""
+  train_dir: Optional[str] = flag(None, 'Directory for checkpoints and event logs.',
+                                  kind='string', required=True)
+  dataset_dir: Optional[str] = flag(None, 'Directory of the dataset TFRecords and labels.txt.',
+                                    kind='string', required=True)
+  model_name: str = flag('mobilenet_v2', 'Name of the architecture to train (%s).'
+                         % ', '.join(classification_model.model_names()))
+  dataset_name: str = flag('synthetic_classification', 'Dataset name (%s).'
+                           % ', '.join(classification_data.dataset_names()))
+  dataset_split_name: str = flag('train', 'Split to train on.')
+  labels_offset: int = flag(0, 'Offset subtracted from the labels (1 for a 1000-way model on '
+                            '1001-class ImageNet).')
+  preprocessing_name: Optional[str] = flag(None, "Preprocessing; None uses the model's.",
+                                           kind='string')
+  batch_size: int = flag(32, 'Samples per batch.')
+  train_image_size: Optional[int] = flag(None, 'Train image size; None uses the model default.',
+                                         kind='integer')
+  max_number_of_steps: Optional[int] = flag(None, 'Last global step to train to.',
+                                            kind='integer', required=True)
+  weight_decay: float = flag(0.00004, 'L2 weight decay.')
+  batch_norm_decay: Optional[float] = flag(None, 'BN moving-average decay; None keeps the model '
+                                           'default (use ~0.9 for short from-scratch runs).',
+                                           kind='float')
+  optimizer: str = flag('rmsprop', 'Optimizer.', kind='enum', enum_values=OPTIMIZERS)
+  adadelta_rho: float = flag(0.95, _SLIM)
+  adagrad_initial_accumulator_value: float = flag(0.1, _SLIM)
+  adam_beta1: float = flag(0.9, _SLIM)
+  adam_beta2: float = flag(0.999, _SLIM)
+  opt_epsilon: float = flag(1.0, _SLIM)
+  ftrl_learning_rate_power: float = flag(-0.5, _SLIM)
+  ftrl_initial_accumulator_value: float = flag(0.1, _SLIM)
+  ftrl_l1: float = flag(0.0, _SLIM)
+  ftrl_l2: float = flag(0.0, _SLIM)
+  momentum: float = flag(0.9, _SLIM)
+  rmsprop_momentum: float = flag(0.9, _SLIM)
+  rmsprop_decay: float = flag(0.9, _SLIM)
+  learning_rate_decay_type: str = flag('exponential', 'Learning rate schedule.', kind='enum',
+                                       enum_values=LEARNING_RATE_DECAY_TYPES)
+  learning_rate: float = flag(0.01, _SLIM)
+  end_learning_rate: float = flag(0.0001, _SLIM)
+  label_smoothing: float = flag(0.0, _SLIM)
+  learning_rate_decay_factor: float = flag(0.94, _SLIM)
+  num_epochs_per_decay: float = flag(2.0, _SLIM)
+  moving_average_decay: Optional[float] = flag(None, "Decay of the weights' moving average; "
+                                               'None disables it.', kind='float')
+  quantize_delay: int = flag(-1, 'Global step at which fake quantization starts; < 0 trains in '
+                             'float (no QAT rewrite).')
+  pruning_hparams: str = flag('', 'Comma-separated pruning hparams (name=value, see '
+                              'slim.pruning.get_pruning_hparams); empty trains without pruning.')
+  freeze_pruning_masks: bool = flag(False, 'Build the masked graph but never update the masks '
+                                    '(they come from --checkpoint_path): prune-then-QAT '
+                                    'fine-tuning.')
+  checkpoint_path: Optional[str] = flag(None, 'Checkpoint (file prefix or folder) to fine-tune '
+                                        'from when --train_dir has none.', kind='string')
+  checkpoint_exclude_scopes: List[str] = flag([], 'Scopes not restored from --checkpoint_path.',
+                                              kind='list')
+  trainable_scopes: List[str] = flag([], 'Scopes to train; empty trains everything.',
+                                     kind='list')
+  ignore_missing_vars: bool = flag(False, 'Skip variables missing from the checkpoint.')
+  log_every_n_steps: int = flag(10, 'Logging period (steps).')
+  save_summaries_secs: int = flag(600, 'Summary period (s).')
+  save_interval_secs: int = flag(600, 'Checkpoint period (s).')
+  seed: Optional[int] = flag(None, 'Graph-level random seed.', kind='integer')
 
 
 def _configure_learning_rate(opts, num_samples_per_epoch, global_step):
@@ -157,28 +174,17 @@ def _configure_optimizer(opts, learning_rate):
   raise ValueError('--optimizer=%s: expected one of %s' % (name, ', '.join(OPTIMIZERS)))
 
 
-def _in_scopes(name, scopes):
-  return any(name == s or name.startswith(s.rstrip('/') + '/') for s in scopes)
-
-
 def _variables_to_train(trainable_scopes):
   """Trainable variables, restricted to --trainable_scopes when given."""
   variables = tf.compat.v1.trainable_variables()
   if not trainable_scopes:
     return variables
-  return [v for v in variables if _in_scopes(v.op.name, trainable_scopes)]
+  return [v for v in variables if checkpoints.in_scopes(v.op.name, trainable_scopes)]
 
 
-def _checkpoint_file(checkpoint_path):
-  if tf.io.gfile.isdir(checkpoint_path):
-    latest = tf.train.latest_checkpoint(checkpoint_path)
-    if not latest:
-      raise ValueError('--checkpoint_path=%s: folder holds no checkpoint' % checkpoint_path)
-    return latest
-  if not tf.io.gfile.exists(checkpoint_path + '.index'):
-    raise ValueError('--checkpoint_path=%s: no such checkpoint (expected %s.index)'
-                     % (checkpoint_path, checkpoint_path))
-  return checkpoint_path
+def _expected_missing(pruning_names):
+  """Variables a checkpoint may lack: QAT ranges and pruning masks/thresholds (float runs)."""
+  return lambda name: name.endswith(_QUANT_RANGE_SUFFIXES) or name in pruning_names
 
 
 def get_init_fn(checkpoint_path, exclude_scopes=(), ignore_missing_vars=False):
@@ -188,37 +194,24 @@ def get_init_fn(checkpoint_path, exclude_scopes=(), ignore_missing_vars=False):
   differs). Quantization ranges (`.../min`, `.../max`) and pruning variables (masks,
   thresholds, `last_mask_update_step`) absent from the checkpoint are skipped silently (a dense
   float checkpoint has none); when present (a pruned checkpoint) they are restored. Any other
-  missing variable is an error unless `ignore_missing_vars`.
+  missing variable is an error unless `ignore_missing_vars`; a shape mismatch always is.
 
   Raises:
-    ValueError: no checkpoint at the path, or variables missing (named in the message).
+    slim.runtime.checkpoints.CheckpointError: no checkpoint at the path, or variables missing
+      or mis-shaped (named in the message).
   """
   if not checkpoint_path:
     return None
-  checkpoint = _checkpoint_file(checkpoint_path)
-  shapes = tf.compat.v1.train.NewCheckpointReader(checkpoint).get_variable_to_shape_map()
-  pruning_names = {v.op.name for v in pruning.get_pruning_variables()}
-  candidates = {v.op.name: v for v in tf_slim.get_model_variables()}
+  checkpoint = checkpoints.resolve(checkpoint_path, 'checkpoint_path')
+  pruning_variables = pruning.get_pruning_variables()
   # Masks and thresholds are not model variables; a pruned checkpoint's must be restored too.
-  candidates.update((v.op.name, v) for v in pruning.get_pruning_variables())
-  to_restore, missing = {}, []
-  for name, var in sorted(candidates.items()):
-    if _in_scopes(name, exclude_scopes):
-      continue
-    if name in shapes and list(shapes[name]) == var.shape.as_list():
-      to_restore[name] = var
-    elif not (name.endswith(_QUANT_RANGE_SUFFIXES) or name in pruning_names):
-      missing.append(name)
-  if missing and not ignore_missing_vars:
-    raise ValueError('--checkpoint_path=%s lacks %d model variable(s) (or their shapes differ): '
-                     '%s. Use --checkpoint_exclude_scopes or --ignore_missing_vars.'
-                     % (checkpoint, len(missing), ', '.join(missing[:10])))
-  if missing:
-    logging.warning('Not restoring %d variables missing from %s: %s', len(missing), checkpoint,
-                    ', '.join(missing[:10]))
-  saver = tf.compat.v1.train.Saver(to_restore)
-  logging.info('Fine-tuning from %s (%d variables)', checkpoint, len(to_restore))
-  return lambda sess: saver.restore(sess, checkpoint)
+  variables = list(tf_slim.get_model_variables()) + list(pruning_variables)
+  return checkpoints.init_fn(
+      checkpoint, variables, exclude_scopes=exclude_scopes,
+      ignore_missing_vars=ignore_missing_vars,
+      expected_missing=_expected_missing({v.op.name for v in pruning_variables}),
+      flag='checkpoint_path',
+      hint='. Use --checkpoint_exclude_scopes or --ignore_missing_vars.')
 
 
 def count_examples(descriptor):
@@ -255,7 +248,7 @@ def build_train_graph(opts):
     A dict with 'train_op' (returns the total loss), 'global_step', 'learning_rate',
     'total_loss', 'accuracy' (streaming-free batch accuracy), 'num_classes', 'mask_update_op'
     (the conditional mask update to run after each train_op; None without pruning or with
-    frozen masks).
+    frozen masks), 'descriptor' (the training split, for input error messages).
   """
   descriptor = classification_data.get_dataset(opts.dataset_name, opts.dataset_split_name,
                                                opts.dataset_dir)
@@ -309,6 +302,7 @@ def build_train_graph(opts):
                       ('batch_accuracy', accuracy)):
     tf.compat.v1.summary.scalar(name, value)
   return {'train_op': train_op, 'global_step': global_step, 'learning_rate': learning_rate,
+          'descriptor': descriptor,
           'total_loss': total_loss, 'accuracy': accuracy, 'num_classes': num_classes,
           'mask_update_op': mask_update_op}
 
@@ -321,123 +315,40 @@ def train(opts):
 
   Raises:
     ValueError: bad options, dataset or checkpoint (messages name the flag).
-    FloatingPointError: the loss became NaN/Inf (the last checkpoint is kept).
+    slim.runtime.train_loop.NonFiniteLossError: the loss became NaN/Inf (a FloatingPointError;
+      the last checkpoint is kept).
   """
   if not opts.train_dir:
     raise ValueError('--train_dir is required')
   if opts.max_number_of_steps is None or opts.max_number_of_steps < 1:
     raise ValueError('--max_number_of_steps must be a positive step count, got %s'
                      % opts.max_number_of_steps)
-  tf.io.gfile.makedirs(opts.train_dir)
-  graph = tf.Graph()
-  with graph.as_default():
+  with tf.Graph().as_default():
     if opts.seed is not None:
       tf.compat.v1.set_random_seed(opts.seed)
     t = build_train_graph(opts)
     init_fn = get_init_fn(opts.checkpoint_path, opts.checkpoint_exclude_scopes,
                           opts.ignore_missing_vars)
-    summary_op = tf.compat.v1.summary.merge_all()
-    saver = tf.compat.v1.train.Saver(max_to_keep=5)
-    prefix = os.path.join(opts.train_dir, CHECKPOINT_BASENAME)
-    with tf.compat.v1.Session(graph=graph) as sess:
-      sess.run([tf.compat.v1.global_variables_initializer(),
-                tf.compat.v1.local_variables_initializer()])
-      latest = tf.train.latest_checkpoint(opts.train_dir)
-      if latest:
-        logging.info('Resuming from %s', latest)
-        saver.restore(sess, latest)
-      elif init_fn is not None:
-        init_fn(sess)
-      writer = tf.compat.v1.summary.FileWriter(opts.train_dir, graph)
-      step = sess.run(t['global_step'])
-      start, start_step = time.time(), step
-      last_save = last_summary = time.time()
-      try:
-        while step < opts.max_number_of_steps:
-          loss, accuracy = sess.run([t['train_op'], t['accuracy']])
-          if t['mask_update_op'] is not None:
-            sess.run(t['mask_update_op'])
-          step = sess.run(t['global_step'])
-          if not np.isfinite(loss):
-            raise FloatingPointError('Loss is %s at global step %d; stopping. The last '
-                                     'checkpoint in %s is kept.' % (loss, step, opts.train_dir))
-          now = time.time()
-          if opts.log_every_n_steps and step % opts.log_every_n_steps == 0:
-            logging.info('global step %d: loss = %.4f, batch accuracy = %.3f (%.3f sec/step)',
-                         step, loss, accuracy, (now - start) / max(1, step - start_step))
-          if now - last_summary >= opts.save_summaries_secs:
-            writer.add_summary(sess.run(summary_op), step)
-            last_summary = now
-          if now - last_save >= opts.save_interval_secs:
-            saver.save(sess, prefix, global_step=step)
-            last_save = now
-        saver.save(sess, prefix, global_step=step)
-        writer.add_summary(sess.run(summary_op), step)
-      finally:
-        writer.close()
-  return step
-
-
-def define_flags():
-  """Defines the original script's flags (only for the entry point)."""
-  defaults = TrainOptions(train_dir='', dataset_dir='')
-  flags.DEFINE_string('train_dir', None, 'Directory for checkpoints and event logs.')
-  flags.DEFINE_string('dataset_dir', None, 'Directory of the dataset TFRecords and labels.txt.')
-  flags.DEFINE_string('model_name', defaults.model_name,
-                      'Name of the architecture to train (%s).'
-                      % ', '.join(classification_model.model_names()))
-  flags.DEFINE_string('dataset_name', defaults.dataset_name,
-                      'Dataset name (%s).' % ', '.join(classification_data.dataset_names()))
-  flags.DEFINE_string('dataset_split_name', 'train', 'Split to train on.')
-  flags.DEFINE_integer('labels_offset', 0, 'Offset subtracted from the labels (1 for a 1000-way '
-                       'model on 1001-class ImageNet).')
-  flags.DEFINE_string('preprocessing_name', None, 'Preprocessing; None uses the model\'s.')
-  flags.DEFINE_integer('batch_size', defaults.batch_size, 'Samples per batch.')
-  flags.DEFINE_integer('train_image_size', None, 'Train image size; None uses the model default.')
-  flags.DEFINE_integer('max_number_of_steps', None, 'Last global step to train to.')
-  flags.DEFINE_float('weight_decay', defaults.weight_decay, 'L2 weight decay.')
-  flags.DEFINE_float('batch_norm_decay', None, 'BN moving-average decay; None keeps the model '
-                     'default (use ~0.9 for short from-scratch runs).')
-  flags.DEFINE_enum('optimizer', defaults.optimizer, OPTIMIZERS, 'Optimizer.')
-  for name in ('adadelta_rho', 'adagrad_initial_accumulator_value', 'adam_beta1', 'adam_beta2',
-               'opt_epsilon', 'ftrl_learning_rate_power', 'ftrl_initial_accumulator_value',
-               'ftrl_l1', 'ftrl_l2', 'momentum', 'rmsprop_momentum', 'rmsprop_decay',
-               'learning_rate', 'end_learning_rate', 'label_smoothing',
-               'learning_rate_decay_factor', 'num_epochs_per_decay'):
-    flags.DEFINE_float(name, getattr(defaults, name), 'As in slim\'s train_image_classifier.')
-  flags.DEFINE_enum('learning_rate_decay_type', defaults.learning_rate_decay_type,
-                    LEARNING_RATE_DECAY_TYPES, 'Learning rate schedule.')
-  flags.DEFINE_float('moving_average_decay', None, 'Decay of the weights\' moving average; None '
-                     'disables it.')
-  flags.DEFINE_integer('quantize_delay', -1, 'Global step at which fake quantization starts; '
-                       '< 0 trains in float (no QAT rewrite).')
-  flags.DEFINE_string('pruning_hparams', '', 'Comma-separated pruning hparams (name=value, see '
-                      'slim.pruning.get_pruning_hparams); empty trains without pruning.')
-  flags.DEFINE_bool('freeze_pruning_masks', False, 'Build the masked graph but never update the '
-                    'masks (they come from --checkpoint_path): prune-then-QAT fine-tuning.')
-  flags.DEFINE_string('checkpoint_path', None, 'Checkpoint (file prefix or folder) to fine-tune '
-                      'from when --train_dir has none.')
-  flags.DEFINE_list('checkpoint_exclude_scopes', [], 'Scopes not restored from --checkpoint_path.')
-  flags.DEFINE_list('trainable_scopes', [], 'Scopes to train; empty trains everything.')
-  flags.DEFINE_bool('ignore_missing_vars', False, 'Skip variables missing from the checkpoint.')
-  flags.DEFINE_integer('log_every_n_steps', defaults.log_every_n_steps, 'Logging period (steps).')
-  flags.DEFINE_integer('save_summaries_secs', defaults.save_summaries_secs, 'Summary period (s).')
-  flags.DEFINE_integer('save_interval_secs', defaults.save_interval_secs, 'Checkpoint period (s).')
-  flags.DEFINE_integer('seed', None, 'Graph-level random seed.')
-  flags.mark_flags_as_required(['train_dir', 'dataset_dir', 'max_number_of_steps'])
-
-
-def options_from_flags(flag_values):
-  """Builds TrainOptions from parsed flags."""
-  fields = {f.name for f in dataclasses.fields(TrainOptions)}
-  return TrainOptions(**{k: flag_values[k].value for k in fields})
+    return train_loop.train(
+        t['train_op'], t['global_step'],
+        train_loop.LoopOptions(logdir=opts.train_dir, number_of_steps=opts.max_number_of_steps,
+                               log_steps=opts.log_every_n_steps,
+                               save_interval_secs=opts.save_interval_secs,
+                               save_summaries_secs=opts.save_summaries_secs),
+        init_fn=init_fn, log_tensors={'batch_accuracy': t['accuracy']},
+        explain_error=lambda e: classification_data.explain_input_error(t['descriptor'], e),
+        after_step_ops=[t['mask_update_op']] if t['mask_update_op'] is not None else ())
 
 
 def main(unused_argv):
   logging.set_verbosity(logging.INFO)
-  train(options_from_flags(flags.FLAGS))
+  train(options.from_flags(TrainOptions))
+
+
+def run():
+  """Console-script entry point."""
+  entry.run(main, TrainOptions)
 
 
 if __name__ == '__main__':
-  define_flags()
-  app.run(main)
+  run()

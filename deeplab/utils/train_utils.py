@@ -3,18 +3,24 @@
 Original names and signatures of research/deeplab/utils/train_utils.py, on tf.compat.v1 + tf_slim.
 """
 
+import contextlib
+
 from absl import logging
 import slim  # pylint: disable=unused-import  (applies the TF 2.21 compat layer)
+import slim.quantize as contrib_quantize
 import tensorflow as tf
 import tf_slim
 
+from deeplab import common
+from deeplab import model
 from deeplab.core import utils
-from slim import checkpoint_tarball
+from slim.runtime import checkpoints
 
 # Name scopes of the two loss flavours (the original defaults).
 _ALL_PIXEL_LOSS_SCOPE = 'softmax_all_pixel_loss'
 _HARD_EXAMPLE_MINING_SCOPE = 'softmax_hard_example_mining'
 _GLOBAL_STEP = 'global_step'
+MULTI_CLONE_QUANT_ERROR = "Quantization doesn't support multi-clone yet."
 
 
 def _div_maybe_zero(total_loss, num_present):
@@ -139,7 +145,7 @@ def get_model_init_fn(train_logdir, tf_initial_checkpoint, initialize_last_layer
 
   `tf_initial_checkpoint` may be a checkpoint prefix (as in the original), a folder holding one
   checkpoint, a released-layout `.tar.gz` (extracted safely beside it, manifest verified) or its
-  extracted folder; see slim.checkpoint_tarball.resolve_checkpoint.
+  extracted folder; see slim.runtime.checkpoints.resolve.
 
   Before anything is restored, the model variables are compared with the checkpoint: a
   checkpoint sharing no variable with the model, or holding any variable with a different shape,
@@ -160,7 +166,7 @@ def get_model_init_fn(train_logdir, tf_initial_checkpoint, initialize_last_layer
     initial checkpoint, or train_logdir already has a checkpoint to resume from).
 
   Raises:
-    slim.checkpoint_tarball.CheckpointError (a ValueError): the checkpoint cannot be found or
+    slim.runtime.checkpoints.CheckpointError (a ValueError): the checkpoint cannot be found or
       extracted, shares no variable with the model, has wrong-shaped variables, or (with
       ignore_missing_vars=False) lacks model variables.
   """
@@ -171,36 +177,17 @@ def get_model_init_fn(train_logdir, tf_initial_checkpoint, initialize_last_layer
     logging.info('Ignoring initialization; other checkpoint exists')
     return None
 
-  checkpoint_prefix = checkpoint_tarball.resolve_checkpoint(tf_initial_checkpoint)
+  checkpoint_prefix = checkpoints.resolve(tf_initial_checkpoint, 'tf_initial_checkpoint')
   logging.info('Initializing model from path: %s (checkpoint %s)', tf_initial_checkpoint,
                checkpoint_prefix)
   # Variables that will not be restored.
   exclude_list = [_GLOBAL_STEP]
   if not initialize_last_layer:
     exclude_list.extend(last_layers)
-
-  variables_to_restore = tf_slim.get_variables_to_restore(exclude=exclude_list)
-  if not variables_to_restore:
-    return None
-  by_name = {v.op.name: v for v in variables_to_restore}
-  missing = checkpoint_tarball.check_compatibility(checkpoint_prefix, by_name)
-  if missing and not ignore_missing_vars:
-    raise checkpoint_tarball.CheckpointError(
-        '%s lacks %d model variable(s): %s' % (checkpoint_prefix, len(missing), missing))
-  if missing:
-    # One list, not one warning per variable (QAT min/max and optimizer slots are expected).
-    logging.warning('%d model variables are not in %s and keep their initial values: %s',
-                    len(missing), checkpoint_prefix, missing)
-  missing_set = set(missing)
-  present = {name: var for name, var in by_name.items() if name not in missing_set}
-  init_op, init_feed_dict = tf_slim.assign_from_checkpoint(checkpoint_prefix, present)
-  global_step = tf.compat.v1.train.get_or_create_global_step()
-
-  def restore_fn(sess):
-    sess.run(init_op, init_feed_dict)
-    sess.run([global_step])
-
-  return restore_fn
+  return checkpoints.init_fn(checkpoint_prefix,
+                             tf_slim.get_variables_to_restore(exclude=exclude_list),
+                             ignore_missing_vars=ignore_missing_vars,
+                             flag='tf_initial_checkpoint')
 
 
 def get_model_gradient_multipliers(last_layers, last_layer_gradient_multiplier):
@@ -316,3 +303,113 @@ def get_model_learning_rate(learning_policy, base_learning_rate, learning_rate_d
   # Employ small learning rate at the first few steps for warm start.
   return tf.where(global_step < slow_start_step, adjusted_slow_start_learning_rate,
                   learning_rate)
+
+
+def build_clone_losses(samples, model_options, num_classes, ignore_label, num_clones=1,
+                       weight_decay=0.0001, fine_tune_batch_norm=True, upsample_logits=True,
+                       hard_example_mining_step=0, top_k_percent_pixels=1.0,
+                       clone_on_cpu=False, image_pyramid=None):
+  """Builds the DeepLab training model on `num_clones` splits of the batch and its losses.
+
+  With one clone the graph has no clone scope (as model_deploy with a single clone), so the
+  variable and op names are the original ones. With several clones each clone gets a
+  `clone_<i>` name scope and its share of the batch; the variables are shared.
+
+  Args:
+    samples: dict with common.IMAGE [batch, h, w, 3] and common.LABEL [batch, h, w, 1].
+    model_options: common.ModelOptions.
+    num_classes: number of classes.
+    ignore_label: label value ignored by the loss.
+    num_clones: number of clones (the batch size must be divisible by it).
+    weight_decay: l2 weight decay.
+    fine_tune_batch_norm: train batch norm or not.
+    upsample_logits: upsample logits to the label size in the loss.
+    hard_example_mining_step: see train_utils.add_softmax_cross_entropy_loss_for_each_scale.
+    top_k_percent_pixels: see train_utils.add_softmax_cross_entropy_loss_for_each_scale.
+    clone_on_cpu: place clones on CPU devices.
+    image_pyramid: input scales for multi-scale feature extraction (--image_pyramid).
+
+  Returns:
+    (total_loss, update_ops): the scalar total loss (mean of the clone losses + regularization)
+    and the batch-norm update ops of the first clone.
+
+  Raises:
+    ValueError: if the batch cannot be split across the clones.
+  """
+  images = tf.identity(samples[common.IMAGE], name=common.IMAGE)
+  labels = tf.identity(samples[common.LABEL], name=common.LABEL)
+  if num_clones > 1:
+    batch = images.get_shape().as_list()[0]
+    if batch is not None and batch % num_clones:
+      raise ValueError('--train_batch_size=%d must be divisible by --num_clones=%d'
+                       % (batch, num_clones))
+    image_splits = tf.split(images, num_clones, axis=0)
+    label_splits = tf.split(labels, num_clones, axis=0)
+  else:
+    image_splits, label_splits = [images], [labels]
+
+  clone_losses = []
+  update_ops = None
+  for i in range(num_clones):
+    device = '/cpu:0' if (clone_on_cpu or num_clones > 1) else ''
+    # One clone: no clone scope, so op names are the original ones (as model_deploy).
+    clone_scope = (tf.name_scope('clone_%d' % i) if num_clones > 1
+                   else contextlib.nullcontext(None))
+    with tf.device(device), clone_scope as scope:
+      outputs_to_scales_to_logits = model.multi_scale_logits(
+          image_splits[i], model_options=model_options,
+          image_pyramid=image_pyramid,
+          weight_decay=weight_decay, is_training=True,
+          fine_tune_batch_norm=fine_tune_batch_norm)
+      output_type_dict = outputs_to_scales_to_logits[common.OUTPUT_TYPE]
+      output_type_dict[model.MERGED_LOGITS_SCOPE] = tf.identity(
+          output_type_dict[model.MERGED_LOGITS_SCOPE], name=common.OUTPUT_TYPE)
+      for output, num_c in model_options.outputs_to_num_classes.items():
+        add_softmax_cross_entropy_loss_for_each_scale(
+            outputs_to_scales_to_logits[output], label_splits[i], num_c, ignore_label,
+            loss_weight=model_options.label_weights, upsample_logits=upsample_logits,
+            hard_example_mining_step=hard_example_mining_step,
+            top_k_percent_pixels=top_k_percent_pixels, scope=output)
+      clone_loss = tf.add_n(tf.compat.v1.losses.get_losses(scope=scope))
+      clone_losses.append(clone_loss)
+      if update_ops is None:
+        update_ops = tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS, scope)
+  del num_classes
+  total_loss = tf.add_n(clone_losses) / float(num_clones)
+  reg = tf.compat.v1.losses.get_regularization_losses()
+  if reg:
+    total_loss = tf.add(total_loss, tf.add_n(reg), name='total_loss')
+  return total_loss, update_ops
+
+
+def maybe_quantize_training_graph(quantize_delay_step, num_clones):
+  """Applies the QAT training rewrite, the original way (call BEFORE the optimizer).
+
+  Args:
+    quantize_delay_step: steps before fake quantization starts; < 0 disables it.
+    num_clones: number of clones.
+
+  Returns:
+    True if the graph was rewritten.
+
+  Raises:
+    ValueError: "Quantization doesn't support multi-clone yet." with num_clones > 1.
+  """
+  if quantize_delay_step < 0:
+    return False
+  if num_clones > 1:
+    raise ValueError(MULTI_CLONE_QUANT_ERROR)
+  contrib_quantize.create_training_graph(quant_delay=quantize_delay_step)
+  return True
+
+
+def optimizer_learning_rate(optimizer, scheduled_rate, adam_learning_rate,
+                            adam_use_learning_policy=False):
+  """Returns the learning-rate tensor the optimizer uses.
+
+  As in the original, Adam runs at the constant `adam_learning_rate` and ignores the schedule,
+  unless `adam_use_learning_policy` (new) makes it follow `scheduled_rate` like momentum does.
+  """
+  if optimizer == 'adam' and not adam_use_learning_policy:
+    return tf.constant(adam_learning_rate, name='adam_learning_rate')
+  return scheduled_rate

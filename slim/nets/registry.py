@@ -42,10 +42,11 @@ MEAN_RGB = (123.15, 115.90, 103.06)
 UNIT_RANGE_MEAN = (127.5, 127.5, 127.5)
 # TFLite input statistics (mean, std) of a quantized input, real = (q - mean) / std.
 # [-1, 1] inputs ((2/255) x - 1): exact.
-UNIT_RANGE_INPUT_STATS = (127.5, 127.5)
+UNIT_RANGE_STATS = (127.5, 127.5)
 # x - MEAN_RGB inputs: one (mean, std) pair cannot subtract a per-channel mean, so the mean of
-# MEAN_RGB stands for all three (each channel is off by at most 11 levels of 255).
-IMAGENET_MEAN_INPUT_STATS = (sum(MEAN_RGB) / len(MEAN_RGB), 1.0)
+# MEAN_RGB stands for all three: raw pixels fed as q are offset by up to 11 levels per channel
+# (|MEAN_RGB - mean|), and quantizing x - MEAN_RGB clips the R and B extremes by as much.
+IMAGENET_MEAN_STATS = (sum(MEAN_RGB) / len(MEAN_RGB), 1.0)
 # Op names of the [-1, 1] preprocessing, built at the root name scope before the backbone.
 PREPROCESS_MUL_NAME = 'mul'
 PREPROCESS_SUB_NAME = 'sub'
@@ -187,7 +188,7 @@ def _mobilenet_record(name, module, conv_defs, decoder_endpoints, deeplab_final_
       decoder_endpoints=decoder_endpoints,
       deeplab_final_endpoint=deeplab_final_endpoint,
       quant_input_node='%s/%s/%s' % (scope, scope, INPUT_NAME),
-      quant_input_stats=UNIT_RANGE_INPUT_STATS,
+      quant_input_stats=UNIT_RANGE_STATS,
       classifier_input_node='%s/%s' % (scope, mobilenet_lib.INPUT_NAME),
       mean_pixel=UNIT_RANGE_MEAN,
       default_image_size=mobilenet_lib.DEFAULT_IMAGE_SIZE,
@@ -234,7 +235,7 @@ def _deep_backbone_record(name, family, unit_range_inputs):
       decoder_endpoints=types.MappingProxyType(family.decoder_end_points[name]),
       deeplab_final_endpoint=family.deeplab_final_endpoint,
       quant_input_node='%s/%s/%s' % (scope, scope, INPUT_NAME),
-      quant_input_stats=UNIT_RANGE_INPUT_STATS if unit_range_inputs else IMAGENET_MEAN_INPUT_STATS,
+      quant_input_stats=UNIT_RANGE_STATS if unit_range_inputs else IMAGENET_MEAN_STATS,
       classifier_input_node='%s/%s' % (scope, deep_backbone.INPUT_NAME),
       mean_pixel=UNIT_RANGE_MEAN if unit_range_inputs else MEAN_RGB,
       default_image_size=family.default_image_size,

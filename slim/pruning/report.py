@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from slim.pruning import pruning
+from slim.tflite import interpreter as interpreter_lib
 
 _v1 = tf.compat.v1
 
@@ -129,13 +130,7 @@ def tflite_weight_sparsity(model, weight_ops=None):
   """
   weight_ops = TFLITE_PRUNED_WEIGHT_OPS if weight_ops is None else weight_ops
   # Only stored tensors are read: no delegate (XNNPACK refuses some valid int8 layouts).
-  kwargs = dict(experimental_op_resolver_type=(
-      tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES))
-  if isinstance(model, (bytes, bytearray)):
-    interpreter = tf.lite.Interpreter(model_content=bytes(model), **kwargs)
-  else:
-    interpreter = tf.lite.Interpreter(model_path=str(model), **kwargs)
-  interpreter.allocate_tensors()
+  interpreter = interpreter_lib.load(model, default_delegates=False)
   details = {d['index']: d for d in interpreter.get_tensor_details()}
   records, seen = [], set()
   for op in interpreter._get_ops_details():  # pylint: disable=protected-access

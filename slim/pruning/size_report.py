@@ -17,16 +17,11 @@ consumer (see g3doc/pruning.md for measured sizes).
 import collections
 import gzip
 import os
-import sys
 import tempfile
 
-if __name__ == '__main__' and __package__ in (None, ''):
-  # Run by path: make the repository root importable.
-  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+import tensorflow as tf
 
-import tensorflow as tf  # pylint: disable=g-import-not-at-top
-
-import slim  # pylint: disable=g-import-not-at-top,unused-import  (TF1 graph mode)
+import slim  # pylint: disable=unused-import  (TF1 graph mode)
 
 SizeRecord = collections.namedtuple(
     'SizeRecord', 'label graph_def_bytes graph_def_gzip tflite_bytes tflite_gzip '
@@ -129,8 +124,8 @@ def pruned_graph_def(build_fn, input_shape, sparsity, variable_names=('weights',
     A frozen, stripped GraphDef with input `input` and output `output`.
   """
   # Imported here: pruning imports are cheap, but keep this module usable on its own.
-  from slim.pruning import pruning  # pylint: disable=g-import-not-at-top
-  from slim.pruning import strip_pruning_vars_lib  # pylint: disable=g-import-not-at-top
+  from slim.pruning import pruning
+  from slim.pruning import strip_pruning_vars_lib
   v1 = tf.compat.v1
   graph = tf.Graph()
   with graph.as_default():
@@ -176,8 +171,8 @@ def registry_classifier_fn(model_variant, depth_multiplier=1.0, num_classes=1001
     depth_multiplier: channel multiplier of the backbone.
     num_classes: logits width (1001 as the ImageNet checkpoints).
   """
-  import tf_slim  # pylint: disable=g-import-not-at-top
-  from slim.nets import registry  # pylint: disable=g-import-not-at-top
+  import tf_slim
+  from slim.nets import registry
   record = registry.get(model_variant)
 
   def build_fn(images):
@@ -198,8 +193,8 @@ def registry_classifier_fn(model_variant, depth_multiplier=1.0, num_classes=1001
 def main(argv):
   """Entry point: prints (and optionally writes) the size table for a registered backbone."""
   del argv
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  from slim import fileio  # pylint: disable=g-import-not-at-top
+  from absl import flags
+  from slim import fileio
   f = flags.FLAGS
   sparsities = [float(s) for s in f.sparsities.split(',')]
   if any(not 0.0 <= s < 1.0 for s in sparsities):
@@ -216,7 +211,7 @@ def main(argv):
 
 
 def _define_flags():
-  from absl import flags  # pylint: disable=g-import-not-at-top
+  from absl import flags
   flags.DEFINE_string('model_variant', 'mobilenet_v2', 'slim.nets.registry backbone name.')
   flags.DEFINE_float('depth_multiplier', 1.0, 'Backbone depth multiplier.')
   flags.DEFINE_integer('image_size', 224, 'Input height and width.')
@@ -224,7 +219,12 @@ def _define_flags():
   flags.DEFINE_string('output', None, 'Optional Markdown file for the table.')
 
 
-if __name__ == '__main__':
+def run():
+  """Console-script entry point."""
   from absl import app  # pylint: disable=g-import-not-at-top
   _define_flags()
   app.run(main)
+
+
+if __name__ == '__main__':
+  run()

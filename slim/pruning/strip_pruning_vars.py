@@ -11,17 +11,12 @@ kernels are dropped. A per-layer sparsity table of the result is printed (measur
 written constants), with the checkpoint it came from.
 """
 import os
-import sys
 
-if __name__ == '__main__' and __package__ in (None, ''):
-  # Run by path: make the repository root importable.
-  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-
-from absl import app  # pylint: disable=g-import-not-at-top
+from absl import app
 from absl import flags
 import tensorflow as tf
 
-from slim import fileio  # pylint: disable=g-import-not-at-top
+from slim import fileio
 from slim.pruning import report
 from slim.pruning import strip_pruning_vars_lib
 
@@ -70,5 +65,10 @@ def main(argv):
   print('Wrote %s' % output_path)
 
 
-if __name__ == '__main__':
+def run():
+  """Console-script entry point."""
   app.run(main)
+
+
+if __name__ == '__main__':
+  run()

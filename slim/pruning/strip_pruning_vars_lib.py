@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from slim.pruning import names
+from slim.runtime import checkpoints
 
 _v1 = tf.compat.v1
 
@@ -115,7 +116,7 @@ def graph_def_from_checkpoint(checkpoint_dir, output_node_names):
       raise ValueError('Output node(s) %s not in the meta graph of %s' %
                        (', '.join(missing), checkpoint_path))
     with _v1.Session(graph=graph) as sess:
-      saver.restore(sess, checkpoint_path)
+      checkpoints.restore(saver, sess, checkpoint_path)
       frozen = _v1.graph_util.convert_variables_to_constants(
           sess, graph.as_graph_def(), list(output_node_names))
   _v1.logging.info('Froze %s', checkpoint_path)

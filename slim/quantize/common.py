@@ -18,8 +18,12 @@ ACTIVATION_OP_SUFFIXES = ('Relu6', 'Relu', 'Identity')
 FAKE_QUANT_TYPES = frozenset([
     'FakeQuantWithMinMaxVars', 'FakeQuantWithMinMaxArgs', 'FakeQuantWithMinMaxVarsPerChannel'
 ])
-# Ops a FakeQuant may sit behind without changing values (idempotence guard).
-PASS_THROUGH_TYPES = frozenset(['Reshape', 'Identity'])
+# Consumers between a tensor and its FakeQuant that still make the tensor count as quantized
+# (the idempotence guard `FollowedByFakeQuant`; per-channel depthwise weights go through a
+# Reshape). Distinct from quantize.QUANTIZED_INPUT_PASS_THROUGH_TYPES, which looks upstream.
+FAKE_QUANT_PASS_THROUGH_TYPES = frozenset(['Reshape', 'Identity'])
+
+FUSED_BATCH_NORM_TYPES = frozenset(['FusedBatchNorm', 'FusedBatchNormV3'])
 
 # Name of the root step counter used by quant_delay and freeze_bn_delay (not the global step).
 QUANTIZATION_STEP_NAME = 'fake_quantization_step'
@@ -141,14 +145,12 @@ def FollowedByFakeQuant(tensor):
   Args:
     tensor: a `tf.Tensor`.
   """
-  fake_quant_ops = set(FAKE_QUANT_TYPES)
-  pass_through_ops = set(PASS_THROUGH_TYPES)
   consumers = tensor.consumers()
   while consumers:
     c = consumers.pop()
-    if c.type in fake_quant_ops:
+    if c.type in FAKE_QUANT_TYPES:
       return True
-    elif c.type in pass_through_ops:
+    elif c.type in FAKE_QUANT_PASS_THROUGH_TYPES:
       for output in c.outputs:
         consumers.extend(output.consumers())
   return False

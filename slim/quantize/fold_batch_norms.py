@@ -6,7 +6,10 @@ Training fold (BN with batch stats):    add_fold = correction_add(post_conv_mul(
 with multiplier = gamma * rsqrt(var + eps) and bias = beta - mean * multiplier. The training
 corrections (section 6.3 of the fact sheet) keep the weights scaled by the *moving* sigma, so
 weight ranges are stable, while the output still equals batch-statistics BN until the BN is
-frozen (`freeze_batch_norm_delay`), after which it equals moving-statistics BN.
+frozen (`QuantizeOptions.freeze_bn_delay`), after which it equals moving-statistics BN.
+
+`apply(graph, options)` is the transform; `FoldBatchNorms(...)` is the tf.contrib.quantize
+signature over it.
 """
 import collections
 
@@ -20,6 +23,7 @@ from tensorflow.python.util import compat
 from slim.quantize import common
 from slim.quantize import graph_matcher
 from slim.quantize import input_to_ops
+from slim.quantize import options as options_lib
 
 # Op names created by folding (checkpoints do not depend on them, tests and tools do).
 MUL_FOLD = 'mul_fold'
@@ -34,9 +38,12 @@ SCALE_RESHAPE = 'scale_reshape'
 CORRECTION_RESHAPE = 'correction_reshape'
 UNDO_BESSEL = 'Undo_Bessel_Correction'
 FOLD_GRADIENT = 'FoldFusedBatchNormGrad'
+# The ops a fold puts between the layer clone and the bias add (training and eval forms); the
+# converter fuses them with the layer.
+FOLD_TAIL_OPS = (POST_CONV_MUL, CORRECTION_ADD, ADD_FOLD, CORRECTION_MULT, MUL_FOLD)
 
 FOLDABLE_LAYER_TYPES = 'Conv2D|DepthwiseConv2dNative|MatMul'
-FUSED_BATCH_NORM_TYPES = 'FusedBatchNorm|FusedBatchNormV3'
+FUSED_BATCH_NORM_TYPES = '|'.join(sorted(common.FUSED_BATCH_NORM_TYPES))
 # Attributes copied to the folded layer clone, per layer type (`dilations` and depthwise
 # `data_format` were dropped by the original; copying them keeps dilated convs correct).
 _CLONED_ATTRS = {
@@ -59,11 +66,27 @@ _BatchNormMatch = collections.namedtuple('_BatchNormMatch', [
 ])
 
 
-def FoldBatchNorms(graph, is_training, freeze_batch_norm_delay=None, exclude_scopes=()):
+def apply(graph, options):
   """Folds every batch norm that follows a Conv2D/DepthwiseConv2dNative/MatMul, in place.
 
   Fused batch norms are folded first, then slim-style unfused ones. Folding twice changes
-  nothing (a folded BN has no consumers left).
+  nothing (a folded BN has no consumers left). Reads `is_training` (training fold with batch
+  statistics and corrections, else the plain fold), `freeze_bn_delay` and `exclude_scopes`
+  (layer-op name prefixes left unfolded); `scope` does not limit folding.
+
+  Args:
+    graph: the `tf.Graph` to rewrite.
+    options: the `QuantizeOptions` of the rewrite.
+
+  Raises:
+    ValueError: when a BN output cannot be rerouted or the layer type is unsupported.
+  """
+  _FoldFusedBatchNorms(graph, options)
+  _FoldUnfusedBatchNorms(graph, options)
+
+
+def FoldBatchNorms(graph, is_training, freeze_batch_norm_delay=None, exclude_scopes=()):
+  """tf.contrib.quantize's entry point: `apply` with options built from the keywords.
 
   Args:
     graph: the `tf.Graph` to rewrite.
@@ -73,11 +96,12 @@ def FoldBatchNorms(graph, is_training, freeze_batch_norm_delay=None, exclude_sco
     exclude_scopes: layer-op name prefixes that are left unfolded.
 
   Raises:
-    ValueError: when a BN output cannot be rerouted or the layer type is unsupported.
+    ValueError: when a BN output cannot be rerouted, the layer type is unsupported, or an
+      argument is invalid (see `QuantizeOptions`).
   """
-  exclude_scopes = tuple(exclude_scopes or ())
-  _FoldFusedBatchNorms(graph, is_training, freeze_batch_norm_delay, exclude_scopes)
-  _FoldUnfusedBatchNorms(graph, is_training, freeze_batch_norm_delay, exclude_scopes)
+  apply(graph, options_lib.QuantizeOptions(
+      is_training=is_training, freeze_bn_delay=freeze_batch_norm_delay,
+      exclude_scopes=exclude_scopes))
 
 
 @ops.RegisterGradient(FOLD_GRADIENT)
@@ -90,9 +114,9 @@ def _FoldFusedBatchNormGrad(op, unused_grad_y, grad_mean, grad_var, *unused_grad
   return (dmean_dx + dvar_dx), None, None, None, None
 
 
-def _FoldFusedBatchNorms(graph, is_training, freeze_batch_norm_delay, exclude_scopes):
+def _FoldFusedBatchNorms(graph, options):
   for match in _FindFusedBatchNorms(graph):
-    if exclude_scopes and match.layer_op.name.startswith(exclude_scopes):
+    if options.excludes(match.layer_op.name):
       continue
     scope, sep, _ = match.layer_op.name.rpartition('/')
     with graph.as_default(), tf.compat.v1.name_scope(scope + sep):
@@ -101,9 +125,9 @@ def _FoldFusedBatchNorms(graph, is_training, freeze_batch_norm_delay, exclude_sc
                                                         match.batch_epsilon)
         bias = tf.subtract(match.beta_tensor, match.mean_tensor * multiplier, name='bias')
         correction_scale, correction_recip, correction_offset = None, None, None
-        if is_training and match.moving_mean_tensor is not None:
+        if options.is_training and match.moving_mean_tensor is not None:
           correction_scale, correction_recip, correction_offset = (
-              _ComputeBatchNormCorrections('', match, freeze_batch_norm_delay))
+              _ComputeBatchNormCorrections('', match, options))
         if match.layer_op.type == 'DepthwiseConv2dNative':
           new_shape = match.weight_tensor.get_shape().as_list()[2:4]
           multiplier = tf.reshape(multiplier, new_shape, name=SCALE_RESHAPE)
@@ -238,13 +262,14 @@ def _FindFusedBatchNorms(graph):
   return matches
 
 
-def _ComputeBatchNormCorrections(context, match, freeze_batch_norm_delay):
+def _ComputeBatchNormCorrections(context, match, options):
   """Builds correction_scale, correction_recip and correction_offset (fact sheet §6.3).
 
   Args:
     context: name prefix ('' inside the fused BatchNorm_Fold scope, '<ctx>' when unfused).
     match: a `_BatchNormMatch` with moving statistics and decay tensors.
-    freeze_batch_norm_delay: step after which moving statistics are used and frozen, or None.
+    options: the `QuantizeOptions`; `freeze_bn_delay` is the step after which moving
+      statistics are used and frozen (None: never).
 
   Returns:
     (correction_scale, correction_recip, correction_offset) tensors.
@@ -259,9 +284,9 @@ def _ComputeBatchNormCorrections(context, match, freeze_batch_norm_delay):
         match.gamma_tensor,
         match.mean_tensor * recip_sigma - match.moving_mean_tensor * recip_sigma_mv,
         name='offset_compute')
-    if freeze_batch_norm_delay is not None:
+    if options.freeze_bn_delay is not None:
       use_mv_avg = tf.greater_equal(common.CreateOrGetQuantizationStep(),
-                                    freeze_batch_norm_delay, name='use_moving_average')
+                                    options.freeze_bn_delay, name='use_moving_average')
     else:
       use_mv_avg = False
     # Frozen: the EMA decay (1 - momentum) becomes 0, so moving statistics stop changing.
@@ -301,11 +326,11 @@ def _CloneWithNewOperands(layer_op, input_tensor, weight_tensor, batch_to_space_
   return conv
 
 
-def _FoldUnfusedBatchNorms(graph, is_training, freeze_batch_norm_delay, exclude_scopes):
+def _FoldUnfusedBatchNorms(graph, options):
   """Folds slim-named unfused batch norms (`<ctx>BatchNorm/batchnorm_1/...`)."""
   input_to_ops_map = input_to_ops.InputToOps(graph)
   for bn in common.BatchNormGroups(graph):
-    if exclude_scopes and bn.startswith(exclude_scopes):
+    if options.excludes(bn):
       continue
     add_shift = _GetOpOrNone(graph, bn + _UNFUSED + 'add_1')
     # Valid only if the BN output is still used (folding reroutes it away: idempotence).
@@ -315,7 +340,7 @@ def _FoldUnfusedBatchNorms(graph, is_training, freeze_batch_norm_delay, exclude_
     if not consumers:
       continue
     has_scaling = _HasScaling(graph, input_to_ops_map, bn)
-    folded_op = _CreateFoldedOp(graph, bn, has_scaling, freeze_batch_norm_delay, is_training)
+    folded_op = _CreateFoldedOp(graph, bn, has_scaling, options)
     if folded_op is None:
       continue
     modified = common.RerouteTensor(folded_op.outputs[0], add_shift.outputs[0],
@@ -362,7 +387,7 @@ def _GetUnfusedBatchNormParams(graph, context, has_scaling):
       bn_decay_var_tensor=decay_var, batch_epsilon=epsilon, batch_to_space_op=None)
 
 
-def _CreateFoldedOp(graph, context, has_scaling, freeze_batch_norm_delay, is_training):
+def _CreateFoldedOp(graph, context, has_scaling, options):
   """Builds mul_fold, the layer clone and add_fold for one unfused BN; returns add_fold."""
   mul_scale_name = 'mul_1' if has_scaling else 'mul'
   mul_scale = graph.get_operation_by_name(context + _UNFUSED + mul_scale_name)
@@ -378,9 +403,9 @@ def _CreateFoldedOp(graph, context, has_scaling, freeze_batch_norm_delay, is_tra
   match = _GetUnfusedBatchNormParams(graph, context, has_scaling)
   correction_scale, correction_recip, correction_offset = None, None, None
   with graph.as_default():
-    if is_training and match.moving_mean_tensor is not None:
+    if options.is_training and match.moving_mean_tensor is not None:
       correction_scale, correction_recip, correction_offset = _ComputeBatchNormCorrections(
-          context, match, freeze_batch_norm_delay)
+          context, match, options)
     if op_below.type == 'DepthwiseConv2dNative':
       new_shape = weights.get_shape().as_list()[2:4]
       scale_name = 'mul' if has_scaling else 'Rsqrt'

@@ -12,6 +12,8 @@ import tensorflow as tf
 from tensorflow.python.ops import variable_scope
 from tensorflow.python.training import moving_averages
 
+from slim.quantize import options as options_lib
+
 # Op names inside a unit (the checkpoint and tests depend on them).
 BATCH_MIN_NAME = 'BatchMin'
 BATCH_MAX_NAME = 'BatchMax'
@@ -148,7 +150,7 @@ def MovingAvgQuantize(inputs,
                       per_channel=False,
                       init_min=-6.0,
                       init_max=6.0,
-                      ema_decay=0.999,
+                      ema_decay=options_lib.DEFAULT_EMA_DECAY,
                       vars_collection=tf.compat.v1.GraphKeys.MOVING_AVERAGE_VARIABLES,
                       name_prefix='MovingAvgQuantize',
                       reuse=None,

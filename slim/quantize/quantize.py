@@ -1,10 +1,12 @@
 """What to quantize: layer patterns (as data) and the insertion of fake-quant units.
 
-`Quantize(graph, is_training, ...)` matches conv/FC layers with `graph_matcher` patterns in a fixed
-priority order (largest first; a layer op matched once is never matched again), inserts the units
-of `QUANTIZERS` around each match, then runs a second pass over Add/AddV2/Mul ops reached from a
-quantized tensor. Unit names and variable names are those of tf.contrib.quantize (1.15), so
-checkpoints are interchangeable.
+`apply(graph, options)` matches conv/FC layers with `graph_matcher` patterns in a fixed priority
+order (largest first; a layer op matched once is never matched again), inserts the units of
+`QUANTIZERS` around each match, then runs a second pass over Add/AddV2/Mul ops reached from a
+quantized tensor. `Quantize(graph, is_training, ...)` is the tf.contrib.quantize signature over
+it. Unit names and variable names are those of tf.contrib.quantize (1.15), so checkpoints are
+interchangeable. How a unit's bits/per-channel/symmetric follow from the options is
+`tflite_target.unit_settings`.
 """
 import collections
 import re
@@ -14,20 +16,23 @@ import tensorflow as tf
 from slim.quantize import common
 from slim.quantize import graph_matcher
 from slim.quantize import input_to_ops
+from slim.quantize import options as options_lib
 from slim.quantize import quant_ops
+from slim.quantize import tflite_target
 
 # Layer op types whose weights get `weights_quant`.
 QUANTIZABLE_TYPES = ('Conv2D', 'MatMul', 'DepthwiseConv2dNative')
 # Element-wise ops of the second pass (§4.4 of the fact sheet).
 ACTIVATION_LAYER_TYPES = frozenset(['Add', 'AddV2', 'Mul'])
 RELU_TYPES = frozenset(['Relu', 'Relu6'])
-FUSED_BATCH_NORM_TYPES = frozenset(['FusedBatchNorm', 'FusedBatchNormV3'])
-# Ops the second pass looks through when searching a quantized input.
-PASS_THROUGH_TYPES = frozenset(
+# Producers the second pass looks through (upstream) when searching a quantized input. Distinct
+# from common.FAKE_QUANT_PASS_THROUGH_TYPES, the consumers the idempotence guard looks through.
+QUANTIZED_INPUT_PASS_THROUGH_TYPES = frozenset(
     ['Reshape', 'Identity', 'BatchToSpaceND', 'SpaceToBatchND', 'MaxPool', 'Max'])
-DELAYED_QUANT_MERGE = 'delayed_quant/Merge'
 
-# Unit names (suffixes of the unit prefix); stable API for checkpoints and tests.
+# Unit names (suffixes of the unit prefix); stable API for checkpoints and tests. Every unit
+# name (coverage's too) ends with UNIT_NAME_SUFFIX.
+UNIT_NAME_SUFFIX = '_quant'
 WEIGHTS_QUANT = 'weights_quant'
 ACT_QUANT = 'act_quant'
 CONV_QUANT = 'conv_quant'
@@ -36,6 +41,11 @@ POST_ACTIVATION_BYPASS_QUANT = 'post_activation_bypass_quant'
 ACTIVATION_LAYER_QUANT = 'activation_%s_quant'  # % op type, e.g. activation_AddV2_quant
 ACTIVATE_QUANT = 'activate_quant'
 DELAYED_QUANT = 'delayed_quant'
+# Reshapes around a per-channel depthwise weight unit (into and out of TFLite's channel order).
+DEPTHWISE_CHANNELS = 'depthwise_channels'
+DEPTHWISE_WEIGHTS = 'depthwise_weights'
+# The op consumers of a delayed unit read (the v1 cond's output).
+DELAYED_QUANT_MERGE = DELAYED_QUANT + '/Merge'
 
 # Quantizer settings per unit. Columns: moving_avg (EMA range, else last value), init_min,
 # init_max, narrow_range, weight (uses weight_bits, else activation_bits), symmetric (honours
@@ -51,9 +61,65 @@ QUANTIZERS = {
     ACTIVATION_LAYER_QUANT: QuantizerConfig(True, -6.0, 6.0, False, False, False),
 }
 
-_Options = collections.namedtuple(
-    '_Options', 'is_training weight_bits activation_bits symmetric ema_decay quant_delay '
-    'vars_collection scope per_channel exclude_scopes')
+
+def apply(graph, options):
+  """Inserts fake-quant units into `graph` in place, for training or eval.
+
+  Reads every field of `options` but `freeze_bn_delay` and `full_coverage`: `scope` limits the
+  producers (and, for weights/conv/add units, all consumers) that get units; `exclude_scopes`
+  ops are neither producers nor consumers of a unit.
+
+  Args:
+    graph: the `tf.Graph` to rewrite (batch norms already folded).
+    options: the `QuantizeOptions` of the rewrite.
+
+  Raises:
+    ValueError: when a unit cannot be rerouted into all its consumers.
+  """
+  scope = options.scope
+  input_to_ops_map = input_to_ops.InputToOps(graph)
+  quantized_ops = set()
+  for layer_match in _FindLayersToQuantize(graph):
+    context = GetContextFromOp(layer_match.layer_op)
+    # Shared weights are quantized once, for all consumers.
+    InsertQuantOp(
+        context, WEIGHTS_QUANT, layer_match.weight_tensor.op,
+        input_to_ops_map.ConsumerOperations(layer_match.weight_tensor.op), options,
+        consumer_scope=scope, layer_type=layer_match.layer_op.type)
+
+    add_context = context
+    if layer_match.bypass_op:
+      add_context = _ParentScope(context)
+    InsertQuantOp(
+        add_context, ACT_QUANT, layer_match.activation_op,
+        input_to_ops_map.ConsumerOperations(layer_match.activation_op), options,
+        producer_scope=scope)
+    quantized_ops.add(layer_match.activation_op)
+
+    if layer_match.bypass_op is not None and layer_match.bias_add_op is not None:
+      InsertQuantOp(
+          context, CONV_QUANT, layer_match.bias_add_op,
+          input_to_ops_map.ConsumerOperations(layer_match.bias_add_op), options,
+          producer_scope=scope, consumer_scope=scope)
+      quantized_ops.add(layer_match.bias_add_op)
+
+    if layer_match.bypass_op is not None:
+      consumers = input_to_ops_map.ConsumerOperations(layer_match.bypass_op)
+      # A following activation gets act_quant, so the Add itself needs no range.
+      if not any(c.type in common.ACTIVATION_TYPES for c in consumers):
+        InsertQuantOp(add_context, ADD_QUANT, layer_match.bypass_op, consumers, options,
+                      producer_scope=scope, consumer_scope=scope)
+        quantized_ops.add(layer_match.bypass_op)
+
+    if layer_match.post_activation_bypass_op is not None:
+      post_op = layer_match.post_activation_bypass_op
+      consumers = input_to_ops_map.ConsumerOperations(post_op)
+      if not any(c.type in RELU_TYPES for c in consumers):
+        InsertQuantOp(_ParentScope(post_op.name), POST_ACTIVATION_BYPASS_QUANT, post_op,
+                      consumers, options, producer_scope=scope)
+        quantized_ops.add(post_op)
+
+  _QuantizeActivationLayers(quantized_ops, graph, options)
 
 
 def Quantize(graph,
@@ -61,13 +127,13 @@ def Quantize(graph,
              weight_bits=8,
              activation_bits=8,
              symmetric=False,
-             ema_decay=0.999,
+             ema_decay=options_lib.DEFAULT_EMA_DECAY,
              quant_delay=None,
              vars_collection=tf.compat.v1.GraphKeys.GLOBAL_VARIABLES,
              scope=None,
              per_channel=False,
              exclude_scopes=()):
-  """Inserts fake-quant units into `graph` in place, for training or eval.
+  """tf.contrib.quantize's entry point: `apply` with options built from the keywords.
 
   Args:
     graph: the `tf.Graph` to rewrite.
@@ -84,66 +150,24 @@ def Quantize(graph,
     exclude_scopes: op-name prefixes never touched (neither producers nor consumers).
 
   Raises:
-    ValueError: when a unit cannot be rerouted into all its consumers.
+    ValueError: when a unit cannot be rerouted into all its consumers, or an argument is
+      invalid (see `QuantizeOptions`).
   """
-  if scope and not scope.endswith('/'):
-    scope += '/'
-  opts = _Options(is_training, weight_bits, activation_bits, symmetric, ema_decay, quant_delay,
-                  vars_collection, scope, per_channel, tuple(exclude_scopes or ()))
-  input_to_ops_map = input_to_ops.InputToOps(graph)
-  quantized_ops = set()
-  for layer_match in _FindLayersToQuantize(graph):
-    context = _GetContextFromOp(layer_match.layer_op)
-    # Shared weights are quantized once, for all consumers.
-    InsertQuantOp(
-        context, WEIGHTS_QUANT, layer_match.weight_tensor.op,
-        input_to_ops_map.ConsumerOperations(layer_match.weight_tensor.op), opts,
-        consumer_scope=scope,
-        depthwise=layer_match.layer_op.type == 'DepthwiseConv2dNative')
-
-    add_context = context
-    if layer_match.bypass_op:
-      add_context = _ParentScope(context)
-    InsertQuantOp(
-        add_context, ACT_QUANT, layer_match.activation_op,
-        input_to_ops_map.ConsumerOperations(layer_match.activation_op), opts,
-        producer_scope=scope)
-    quantized_ops.add(layer_match.activation_op)
-
-    if layer_match.bypass_op is not None and layer_match.bias_add_op is not None:
-      InsertQuantOp(
-          context, CONV_QUANT, layer_match.bias_add_op,
-          input_to_ops_map.ConsumerOperations(layer_match.bias_add_op), opts,
-          producer_scope=scope, consumer_scope=scope)
-      quantized_ops.add(layer_match.bias_add_op)
-
-    if layer_match.bypass_op is not None:
-      consumers = input_to_ops_map.ConsumerOperations(layer_match.bypass_op)
-      # A following activation gets act_quant, so the Add itself needs no range.
-      if not any(c.type in common.ACTIVATION_TYPES for c in consumers):
-        InsertQuantOp(add_context, ADD_QUANT, layer_match.bypass_op, consumers, opts,
-                       producer_scope=scope, consumer_scope=scope)
-        quantized_ops.add(layer_match.bypass_op)
-
-    if layer_match.post_activation_bypass_op is not None:
-      post_op = layer_match.post_activation_bypass_op
-      consumers = input_to_ops_map.ConsumerOperations(post_op)
-      if not any(c.type in RELU_TYPES for c in consumers):
-        InsertQuantOp(_ParentScope(post_op.name), POST_ACTIVATION_BYPASS_QUANT, post_op,
-                       consumers, opts, producer_scope=scope)
-        quantized_ops.add(post_op)
-
-  _QuantizeActivationLayers(quantized_ops, graph, opts)
+  apply(graph, options_lib.QuantizeOptions(
+      is_training=is_training, weight_bits=weight_bits, activation_bits=activation_bits,
+      symmetric=symmetric, ema_decay=ema_decay, quant_delay=quant_delay,
+      vars_collection=vars_collection, scope=scope, per_channel=per_channel,
+      exclude_scopes=exclude_scopes))
 
 
-def _QuantizeActivationLayers(quantized_ops, graph, opts):
+def _QuantizeActivationLayers(quantized_ops, graph, options):
   """Second pass: quantizes Add/AddV2/Mul ops that consume an already quantized tensor."""
   input_to_ops_map = input_to_ops.InputToOps(graph)
   for op in list(graph.get_operations()):
     if _CheckIfQuantizableOp(op, quantized_ops):
       InsertQuantOp(op.name, ACTIVATION_LAYER_QUANT % op.type, op,
-                     input_to_ops_map.ConsumerOperations(op), opts,
-                     producer_scope=opts.scope, unit=ACTIVATION_LAYER_QUANT)
+                    input_to_ops_map.ConsumerOperations(op), options,
+                    producer_scope=options.scope, unit=ACTIVATION_LAYER_QUANT)
 
 
 def _CheckIfQuantizableOp(src_op, quantized_ops, memo=None):
@@ -162,7 +186,7 @@ def _CheckIfQuantizableOp(src_op, quantized_ops, memo=None):
     return False
   for src_input in src_op.inputs:
     input_op = src_input.op
-    while input_op.type in PASS_THROUGH_TYPES and input_op.inputs:
+    while input_op.type in QUANTIZED_INPUT_PASS_THROUGH_TYPES and input_op.inputs:
       input_op = input_op.inputs[0].op
     if (input_op.type in common.FAKE_QUANT_TYPES or DELAYED_QUANT_MERGE in input_op.name or
         _CheckIfQuantizableOp(input_op, quantized_ops, memo)):
@@ -287,13 +311,13 @@ def _IsSkipLayer(activation_op):
   """conv -> Identity -> FusedBatchNorm is the statistics branch left behind by folding."""
   if activation_op.type == 'Identity' and len(activation_op.outputs) == 1:
     consumers = activation_op.outputs[0].consumers()
-    if len(consumers) == 1 and consumers[0].type in FUSED_BATCH_NORM_TYPES:
+    if len(consumers) == 1 and consumers[0].type in common.FUSED_BATCH_NORM_TYPES:
       return True
   return False
 
 
-def InsertQuantOp(context, name, producer, consumers, opts, producer_scope=None,
-                   consumer_scope=None, unit=None, depthwise=False, config=None):
+def InsertQuantOp(context, name, producer, consumers, options, producer_scope=None,
+                  consumer_scope=None, unit=None, layer_type=None, config=None):
   """Inserts a fake-quant unit after `producer` and reroutes `consumers` to it.
 
   Args:
@@ -301,11 +325,12 @@ def InsertQuantOp(context, name, producer, consumers, opts, producer_scope=None,
     name: unit name (e.g. 'act_quant').
     producer: the op whose output 0 is quantized.
     consumers: ops to reroute to the quantized tensor.
-    opts: `_Options` of the rewrite.
+    options: the `QuantizeOptions` of the rewrite.
     producer_scope: skip unless the producer is in this scope.
     consumer_scope: skip unless every consumer is in this scope.
     unit: key of QUANTIZERS when it differs from `name`.
-    depthwise: the producer is a depthwise weight [h, w, in, mult] (per-channel layout).
+    layer_type: for weight units, the op type of the layer reading the weights (decides
+      per-channel support and the depthwise layout, see `tflite_target`).
     config: a `QuantizerConfig` to use instead of the QUANTIZERS row (coverage units).
 
   Raises:
@@ -316,9 +341,7 @@ def InsertQuantOp(context, name, producer, consumers, opts, producer_scope=None,
     return
   if consumer_scope and any(not c.name.startswith(consumer_scope) for c in consumers):
     return
-  if opts.exclude_scopes and (
-      producer.name.startswith(opts.exclude_scopes) or
-      any(c.name.startswith(opts.exclude_scopes) for c in consumers)):
+  if options.excludes(producer.name) or any(options.excludes(c.name) for c in consumers):
     return
   name_prefix = _AddContextToName(context, name)
   # Inside a name scope S (e.g. TPU 'TPUReplicate/loop') drop S/ so names are not doubled.
@@ -331,34 +354,31 @@ def InsertQuantOp(context, name, producer, consumers, opts, producer_scope=None,
   if common.FollowedByFakeQuant(inputs):
     return
 
-  bits = opts.weight_bits if config.weight else opts.activation_bits
-  per_channel = opts.per_channel and config.weight
+  settings = tflite_target.unit_settings(options, config, layer_type)
   quant_inputs = inputs
-  if per_channel and depthwise:
-    # TFLite quantizes depthwise filters [1, h, w, in*mult] along in*mult: give FakeQuant that
-    # layout (last axis = in*mult) and reshape back.
+  if settings.depthwise_layout:
+    # FakeQuant quantizes along the last axis: give it TFLite's channel order and reshape back.
     shape = inputs.get_shape().as_list()
-    quant_inputs = tf.reshape(inputs, shape[:2] + [1, shape[2] * shape[3]],
-                              name=name_prefix + '/depthwise_channels')
+    quant_inputs = tf.reshape(inputs, tflite_target.depthwise_channel_shape(shape),
+                              name=name_prefix + '/' + DEPTHWISE_CHANNELS)
   builder = quant_ops.MovingAvgQuantize if config.moving_avg else quant_ops.LastValueQuantize
-  kwargs = dict(ema_decay=opts.ema_decay) if config.moving_avg else {}
+  kwargs = dict(ema_decay=options.ema_decay) if config.moving_avg else {}
   quant = builder(
       quant_inputs,
-      per_channel=per_channel,
+      per_channel=settings.per_channel,
       init_min=config.init_min,
       init_max=config.init_max,
-      vars_collection=opts.vars_collection,
+      vars_collection=options.vars_collection,
       name_prefix=name_prefix,
-      is_training=opts.is_training,
-      num_bits=bits,
+      is_training=options.is_training,
+      num_bits=settings.num_bits,
       narrow_range=config.narrow_range,
-      # TFLite int8 kernels need per-channel weights with zero point 0: symmetric ranges.
-      symmetric=(opts.symmetric or per_channel) and config.symmetric,
+      symmetric=settings.symmetric,
       **kwargs)
   if quant_inputs is not inputs:
-    quant = tf.reshape(quant, shape, name=name_prefix + '/depthwise_weights')
+    quant = tf.reshape(quant, shape, name=name_prefix + '/' + DEPTHWISE_WEIGHTS)
 
-  quant = DelayQuant(quant, inputs, name_prefix, opts.quant_delay)
+  quant = DelayQuant(quant, inputs, name_prefix, options.quant_delay)
 
   if consumers:
     modified_count = common.RerouteTensor(quant, inputs, can_modify=consumers)
@@ -383,8 +403,15 @@ def DelayQuant(quant, inputs, name_prefix, quant_delay):
                            name=name_prefix + '/' + DELAYED_QUANT)
 
 
-def _GetContextFromOp(op):
-  """Returns the name scope of `op` ('a/b/Conv2D' -> 'a/b'; top-level -> '')."""
+def GetContextFromOp(op):
+  """Returns the name scope of `op` ('a/b/Conv2D' -> 'a/b'; top-level -> '').
+
+  Args:
+    op: a `tf.Operation`.
+
+  Returns:
+    str: the context in which the units of a layer op are named.
+  """
   return _ParentScope(op.name)
 
 

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from slim.quantize import coverage
 from slim.quantize import fold_batch_norms
+from slim.quantize import options as options_lib
 from slim.quantize import quantize
 
 # Optimizer kernels: the rewrite must run before `minimize()` (gradients would not be rewired).
@@ -41,22 +42,20 @@ def _create_graph(input_graph=None, is_training=True, weight_bits=8, activation_
                   symmetric=False, quant_delay=None, freeze_bn_delay=None, scope=None,
                   per_channel=False, exclude_scopes=(), full_coverage=True):
   """Rewrites `input_graph` (default graph if None) in place. See the public functions."""
+  # Built first so a bad argument fails before the graph is looked at.
+  options = options_lib.QuantizeOptions(
+      is_training=is_training, weight_bits=weight_bits, activation_bits=activation_bits,
+      symmetric=symmetric, quant_delay=quant_delay, freeze_bn_delay=freeze_bn_delay,
+      scope=scope, per_channel=per_channel, exclude_scopes=exclude_scopes,
+      full_coverage=full_coverage)
   if input_graph is None:
     input_graph = tf.compat.v1.get_default_graph()
   _check_for_training_ops(input_graph)
   with input_graph.as_default():
-    fold_batch_norms.FoldBatchNorms(input_graph, freeze_batch_norm_delay=freeze_bn_delay,
-                                    is_training=is_training, exclude_scopes=exclude_scopes)
-    quantize.Quantize(input_graph, is_training, quant_delay=quant_delay,
-                      weight_bits=weight_bits, activation_bits=activation_bits,
-                      symmetric=symmetric, scope=scope, per_channel=per_channel,
-                      exclude_scopes=exclude_scopes)
-    if full_coverage:
-      coverage.QuantizeRemaining(
-          input_graph, is_training, activation_bits=activation_bits, ema_decay=0.999,
-          quant_delay=quant_delay, vars_collection=tf.compat.v1.GraphKeys.GLOBAL_VARIABLES,
-          scope=scope, exclude_scopes=exclude_scopes, weight_bits=weight_bits,
-          per_channel=per_channel)
+    fold_batch_norms.apply(input_graph, options)
+    quantize.apply(input_graph, options)
+    if options.full_coverage:
+      coverage.apply(input_graph, options)
 
 
 def create_training_graph(input_graph=None, quant_delay=0):

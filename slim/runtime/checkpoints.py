@@ -9,6 +9,8 @@
 - `restore_for_export(sess, checkpoint)`: restores every variable of an export graph, deriving
   per-channel weight ranges that a per-tensor QAT checkpoint does not hold.
 """
+import os
+
 from absl import logging
 import tensorflow as tf
 
@@ -47,6 +49,46 @@ def resolve(path, flag=None):
     if message.startswith(path + ': '):
       message = message[len(path) + 2:]
     raise CheckpointError(_flag_prefix(flag, path) + message) from None
+
+
+# Lines of a TF error message that say where, not what.
+_CONTEXT_LINES = ('Graph execution error', 'Detected at node', 'File "', 'Node:', '[[', 'Original ')
+
+
+def error_reason(error):
+  """The line of a TF error message that says what went wrong (not the graph context)."""
+  lines = [line.strip() for line in getattr(error, 'message', str(error)).splitlines()]
+  reasons = [line for line in lines if line and not line.startswith(_CONTEXT_LINES)]
+  return reasons[0] if reasons else type(error).__name__
+
+
+def restore(saver, sess, checkpoint):
+  """`saver.restore(sess, checkpoint)`, with a clear error when the files cannot be read.
+
+  Raises:
+    CheckpointError: naming the checkpoint, e.g. a data file truncated by a run killed while
+      saving or by a partial copy.
+  """
+  try:
+    saver.restore(sess, checkpoint)
+  except tf.errors.OpError as e:
+    raise CheckpointError('%s: the checkpoint cannot be read (%s): its data file is truncated '
+                          'or corrupt (a partial copy, or a run killed while saving); use an '
+                          'earlier checkpoint' % (checkpoint, error_reason(e))) from None
+
+
+def saved_checkpoints(logdir, basename='model.ckpt'):
+  """The `<basename>-<step>` checkpoints found in `logdir` (by their .index files), newest first.
+
+  Read from the folder, not from the `checkpoint` state file, which a restarted Saver rewrites
+  with only the checkpoints it wrote itself.
+  """
+  steps = []
+  for path in tf.io.gfile.glob(os.path.join(logdir, basename + '-*.index')):
+    step = path[:-len('.index')].rsplit('-', 1)[1]
+    if step.isdigit():
+      steps.append(int(step))
+  return [os.path.join(logdir, '%s-%d' % (basename, step)) for step in sorted(steps, reverse=True)]
 
 
 def in_scopes(name, scopes):
@@ -99,7 +141,7 @@ def init_fn(checkpoint, variables, exclude_scopes=(), ignore_missing_vars=False,
   present = {name: var for name, var in variables.items() if name not in missing}
   saver = tf.compat.v1.train.Saver(present)
   logging.info('Initializing %d variables from %s', len(present), checkpoint)
-  return lambda sess: saver.restore(sess, checkpoint)
+  return lambda sess: restore(saver, sess, checkpoint)
 
 
 def _fake_quant_consumer(variable):
@@ -130,11 +172,11 @@ def restore_for_export(sess, checkpoint_path):
   """
   graph = sess.graph
   shapes = tf.compat.v1.train.NewCheckpointReader(checkpoint_path).get_variable_to_shape_map()
-  restore, derive, missing = [], [], []
+  restore_list, derive, missing = [], [], []
   for variable in graph.get_collection(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES):
     name = variable.op.name
     if shapes.get(name) == variable.shape.as_list():
-      restore.append(variable)
+      restore_list.append(variable)
     elif (name.endswith(_WEIGHT_RANGE_SUFFIXES) and variable.shape.rank == 1 and
           _fake_quant_consumer(variable) is not None):
       derive.append(variable)
@@ -144,7 +186,7 @@ def restore_for_export(sess, checkpoint_path):
     raise ValueError('Checkpoint %s does not match the export graph: missing or reshaped '
                      'variables %s' % (checkpoint_path, sorted(missing)))
   with graph.as_default():
-    tf.compat.v1.train.Saver(restore).restore(sess, checkpoint_path)
+    restore(tf.compat.v1.train.Saver(restore_list), sess, checkpoint_path)
     for variable in derive:
       weights = _fake_quant_consumer(variable).inputs[0]
       bound = tf.reduce_max(tf.abs(weights), axis=list(range(weights.shape.rank - 1)))

@@ -26,6 +26,8 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from slim.runtime import checkpoints
+
 CHECKPOINT_BASENAME = 'model.ckpt'
 # Message of the CheckNumerics op made by `guard_loss`; the loop turns its error into
 # NonFiniteLossError.
@@ -93,7 +95,7 @@ def _non_finite(loss, step, logdir):
 
 
 def train(train_op, global_step, opts, init_fn=None, log_tensors=None, after_step_ops=(),
-          saver=None, summary_op=None):
+          saver=None, summary_op=None, explain_error=None):
   """Runs training steps in the default graph until global step `opts.number_of_steps`.
 
   Args:
@@ -109,6 +111,8 @@ def train(train_op, global_step, opts, init_fn=None, log_tensors=None, after_ste
     saver: the checkpoint saver; default saves every global variable, keeping
       `opts.max_to_keep` checkpoints.
     summary_op: summaries written every `opts.save_summaries_secs`; default merges all.
+    explain_error: `f(tf.errors.OpError) -> Exception or None`: turns an input-pipeline error
+      (TF names no file for a truncated shard) into the clear error raised instead.
 
   Returns:
     The final global step.
@@ -127,17 +131,13 @@ def train(train_op, global_step, opts, init_fn=None, log_tensors=None, after_ste
   with tf.compat.v1.Session(opts.master, graph=graph) as sess:
     sess.run([tf.compat.v1.global_variables_initializer(),
               tf.compat.v1.local_variables_initializer()])
-    latest = tf.train.latest_checkpoint(opts.logdir)
-    if latest:
-      logging.info('Resuming from %s', latest)
-      saver.restore(sess, latest)
-    elif init_fn is not None:
+    if not _resume(sess, saver, opts.logdir) and init_fn is not None:
       init_fn(sess)
     writer = tf.compat.v1.summary.FileWriter(opts.logdir, graph)
     try:
       with _StopSignal() as stop:
         step = _run_steps(sess, train_op, global_step, opts, log_tensors, after_step_ops, saver,
-                          summary_op, writer, prefix, stop)
+                          summary_op, writer, prefix, stop, explain_error)
       saver.save(sess, prefix, global_step=step)
       if summary_op is not None:
         writer.add_summary(sess.run(summary_op), step)
@@ -146,8 +146,36 @@ def train(train_op, global_step, opts, init_fn=None, log_tensors=None, after_ste
   return step
 
 
+def _resume(sess, saver, logdir):
+  """Restores the newest readable checkpoint of `logdir`; returns whether one was restored.
+
+  A run killed (even by SIGKILL) while saving can leave its newest checkpoint unreadable; the
+  one before it is then used, so at most the steps since that checkpoint are lost. The saver
+  takes over the older checkpoints, so `max_to_keep` still bounds the folder.
+
+  Raises:
+    CheckpointError: the folder holds checkpoints but none of them can be read (starting over
+      would silently discard the run).
+  """
+  found = checkpoints.saved_checkpoints(logdir, CHECKPOINT_BASENAME)
+  for checkpoint in found:
+    try:
+      checkpoints.restore(saver, sess, checkpoint)
+    except checkpoints.CheckpointError as e:
+      logging.warning('Skipping %s', e)
+      continue
+    logging.info('Resuming from %s', checkpoint)
+    saver.recover_last_checkpoints(list(reversed(found)))
+    return True
+  if found:
+    raise checkpoints.CheckpointError(
+        '%s: none of its %d checkpoints can be read (%s ...); move them away to train from '
+        'scratch or from --tf_initial_checkpoint' % (logdir, len(found), found[0]))
+  return False
+
+
 def _run_steps(sess, train_op, global_step, opts, log_tensors, after_step_ops, saver, summary_op,
-               writer, prefix, stop):
+               writer, prefix, stop, explain_error):
   """The step loop of `train`; returns the global step reached."""
   step = start_step = int(sess.run(global_step))
   start_time = last_save = last_summary = time.time()
@@ -156,10 +184,13 @@ def _run_steps(sess, train_op, global_step, opts, log_tensors, after_step_ops, s
   while step < opts.number_of_steps:
     try:
       values = sess.run(fetches)
-    except tf.errors.InvalidArgumentError as e:
+    except tf.errors.OpError as e:
       if LOSS_NOT_FINITE in str(e):
         raise _non_finite('inf or nan', step + 1, opts.logdir) from None
-      raise
+      clear = explain_error(e) if explain_error else None
+      if clear is None:
+        raise
+      raise clear from None
     for op in after_step_ops:
       sess.run(op)
     step = int(sess.run(global_step))

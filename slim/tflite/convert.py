@@ -19,7 +19,8 @@ import tempfile
 
 import tensorflow as tf
 
-from slim.tflite import inspect as tflite_inspect
+from slim.tflite import inspection as tflite_inspect
+from slim.tflite import interpreter as interpreter_lib
 
 
 class NotFullyQuantizedError(ValueError):
@@ -35,14 +36,15 @@ class NotFullyQuantizedError(ValueError):
          ', '.join('%s (%s)' % (name, op_type) for name, op_type in float_ops)))
 
 
-def freeze_session(sess, output_node_names):
+def freeze_session(sess, output_node_names, add_shapes=False):
   """Returns a frozen GraphDef of `sess.graph` (variables as constants) for the outputs.
 
   Args:
     sess: a session whose variables hold the values to freeze.
     output_node_names: list of op names to keep (with everything they need).
+    add_shapes: store each node's output shapes (`_output_shapes`), as DeepLab's export does.
   """
-  graph_def = sess.graph.as_graph_def()
+  graph_def = sess.graph.as_graph_def(add_shapes=add_shapes)
   # Variables' device pins would survive into the frozen graph otherwise.
   for node in graph_def.node:
     node.device = ''
@@ -51,61 +53,34 @@ def freeze_session(sess, output_node_names):
   return tf.compat.v1.graph_util.extract_sub_graph(frozen, list(output_node_names))
 
 
-# Weight-range variables of the QAT rewriter; per-channel ones can be derived from the weights.
-_WEIGHT_RANGE_SUFFIXES = ('weights_quant/min', 'weights_quant/max')
-
-
-def _fake_quant_consumer(variable):
-  """Returns the FakeQuant op reading `variable` as its min or max input, or None."""
-  names = {variable.op.name, variable.op.name + '/read'}
-  for op in variable.graph.get_operations():
-    if op.type.startswith('FakeQuantWithMinMaxVars') and (
-        op.inputs[1].op.name in names or op.inputs[2].op.name in names):
-      return op
-  return None
-
-
-def restore_for_export(sess, checkpoint_path):
-  """Restores `checkpoint_path` into every global variable of `sess.graph`, for freezing.
-
-  A per-tensor QAT checkpoint holds scalar `<layer>/weights_quant/{min,max}`; a graph rewritten
-  with per-channel ranges needs one value per output channel. Those are derived from the
-  restored weights as the per-channel training quantizer computes them: symmetric [-a, a] with
-  a = max |w| over all axes but the last (the FakeQuant input, after BN folding), so every
-  channel's zero point is 0 (the TFLite int8 spec, which XNNPACK enforces).
+def load_graph_def(path, flag=None):
+  """Reads a binary frozen GraphDef.
 
   Args:
-    sess: a session on the export graph.
-    checkpoint_path: checkpoint prefix.
+    path: the .pb file.
+    flag: the flag `path` came from (errors then start with `--flag=path`).
+
+  Returns:
+    A `tf.compat.v1.GraphDef`.
 
   Raises:
-    ValueError: the checkpoint lacks (or reshapes) variables of the graph that cannot be derived.
+    ValueError: the file is missing or is not a binary GraphDef.
   """
-  graph = sess.graph
-  shapes = tf.compat.v1.train.NewCheckpointReader(checkpoint_path).get_variable_to_shape_map()
-  restore, derive, missing = [], [], []
-  for variable in graph.get_collection(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES):
-    name = variable.op.name
-    if shapes.get(name) == variable.shape.as_list():
-      restore.append(variable)
-    elif (name.endswith(_WEIGHT_RANGE_SUFFIXES) and variable.shape.rank == 1 and
-          _fake_quant_consumer(variable) is not None):
-      derive.append(variable)
-    else:
-      missing.append(name)
-  if missing:
-    raise ValueError('Checkpoint %s does not match the export graph: missing or reshaped '
-                     'variables %s' % (checkpoint_path, sorted(missing)))
-  with graph.as_default():
-    tf.compat.v1.train.Saver(restore).restore(sess, checkpoint_path)
-    for variable in derive:
-      weights = _fake_quant_consumer(variable).inputs[0]
-      bound = tf.reduce_max(tf.abs(weights), axis=list(range(weights.shape.rank - 1)))
-      value = -bound if variable.op.name.endswith('/min') else bound
-      sess.run(variable.assign(tf.reshape(value, variable.shape)))
+  path = os.fspath(path)
+  name = '--%s=%s' % (flag, path) if flag else 'frozen graph %s' % path
+  if not os.path.isfile(path):
+    raise ValueError('%s: file not found' % name)
+  graph_def = tf.compat.v1.GraphDef()
+  with open(path, 'rb') as f:
+    try:
+      graph_def.ParseFromString(f.read())
+    except Exception as e:  # pylint: disable=broad-except  (protobuf's DecodeError subclasses)
+      raise ValueError('%s: not a binary GraphDef (%s)' % (name, e)) from None
+  return graph_def
 
 
-def _converter(graph_def, input_arrays, output_arrays, input_shapes):
+def v1_converter(graph_def, input_arrays, output_arrays, input_shapes):
+  """Returns `tf.compat.v1.lite.TFLiteConverter.from_frozen_graph` for an in-memory GraphDef."""
   # from_frozen_graph reads a file; the temp copy is removed right after loading.
   fd, pb_path = tempfile.mkstemp(suffix='.pb')
   with os.fdopen(fd, 'wb') as f:
@@ -118,12 +93,21 @@ def _converter(graph_def, input_arrays, output_arrays, input_shapes):
     os.remove(pb_path)
 
 
-def _check(model, allow_float_ops, inference_type):
-  if not allow_float_ops:
+def check_model(model, allow_float_ops, inference_type):
+  """Returns a converted `model` after checking it is usable.
+
+  It must run in the default interpreter (XNNPACK included), and a quantized one must be fully
+  integer unless `allow_float_ops`.
+
+  Raises:
+    NotFullyQuantizedError: float ops in a quantized model, listed.
+    slim.tflite.interpreter.ModelNotRunnableError: the interpreter refuses or fails to run it.
+  """
+  if inference_type != 'float' and not allow_float_ops:
     float_ops = tflite_inspect.float_ops(model)
     if float_ops:
       raise NotFullyQuantizedError(float_ops, inference_type)
-  return model
+  return interpreter_lib.check_runs(model, 'The converted %s model' % inference_type)
 
 
 def convert_uint8(graph_def, input_arrays, output_arrays, input_shapes, mean_values=127.5,
@@ -144,13 +128,14 @@ def convert_uint8(graph_def, input_arrays, output_arrays, input_shapes, mean_val
 
   Raises:
     NotFullyQuantizedError: when ops stayed float and allow_float_ops is False.
+    slim.tflite.interpreter.ModelNotRunnableError: the default interpreter cannot run the model.
   """
-  converter = _converter(graph_def, input_arrays, output_arrays, input_shapes)
+  converter = v1_converter(graph_def, input_arrays, output_arrays, input_shapes)
   converter.inference_type = tf.uint8
   converter.inference_input_type = tf.uint8
   converter.quantized_input_stats = {name: (mean_values, std_dev_values) for name in input_arrays}
   converter.change_concat_input_ranges = change_concat_input_ranges
-  return _check(converter.convert(), allow_float_ops, 'uint8')
+  return check_model(converter.convert(), allow_float_ops, 'uint8')
 
 
 def convert_int8(graph_def, input_arrays, output_arrays, input_shapes, mean_values=127.5,
@@ -167,14 +152,15 @@ def convert_int8(graph_def, input_arrays, output_arrays, input_shapes, mean_valu
   Returns:
     The .tflite flatbuffer bytes.
   """
-  converter = _converter(graph_def, input_arrays, output_arrays, input_shapes)
+  converter = v1_converter(graph_def, input_arrays, output_arrays, input_shapes)
   converter.inference_type = tf.int8
   converter.inference_input_type = tf.int8
   converter.quantized_input_stats = {
       name: (mean_values - 128.0, std_dev_values) for name in input_arrays}
-  return _check(converter.convert(), allow_float_ops, 'int8')
+  return check_model(converter.convert(), allow_float_ops, 'int8')
 
 
 def convert_float(graph_def, input_arrays, output_arrays, input_shapes):
-  """Float32 conversion (FakeQuant-free graph, e.g. the float export)."""
-  return _converter(graph_def, input_arrays, output_arrays, input_shapes).convert()
+  """Float32 conversion (FakeQuant-free graph, e.g. the float export), checked to run."""
+  return check_model(
+      v1_converter(graph_def, input_arrays, output_arrays, input_shapes).convert(), True, 'float')

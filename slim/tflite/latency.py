@@ -9,7 +9,8 @@ import statistics
 import time
 
 import numpy as np
-import tensorflow as tf
+
+from slim.tflite import interpreter as interpreter_lib
 
 
 def _input_for(interpreter, rng):
@@ -50,10 +51,9 @@ def interleaved_latency(models, num_threads, warmup=3, runs=10, seed=0):
   interpreters = {}
   errors = {}
   for name in list(names):
-    interpreter = tf.lite.Interpreter(model_content=bytes(models[name]), num_threads=num_threads)
     try:
-      interpreter.allocate_tensors()
-    except RuntimeError as e:
+      interpreter = interpreter_lib.load(models[name], num_threads=num_threads, what=name)
+    except interpreter_lib.ModelNotRunnableError as e:
       if name == names[0]:
         raise
       # E.g. XNNPACK refusing per-channel weights with a non-zero zero point: report, go on.

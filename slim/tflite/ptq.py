@@ -14,36 +14,16 @@ Model input/output types: `io_type='int8'` (the TF2 default for full-integer mod
 kernels inside are int8 either way, with one QUANTIZE op at each uint8 boundary.
 """
 import os
-import sys
 
-if __name__ == '__main__' and __package__ in (None, ''):
-  # Run by path: this folder holds an `inspect.py` that must not shadow the standard library's,
-  # so replace it on sys.path with the repo root.
-  sys.path[0] = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import numpy as np
+import tensorflow as tf
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-import slim  # noqa: E402,F401  (graph-mode TF1 behaviour before any TF use)
-from slim.tflite import convert  # noqa: E402
-from slim.tflite import inspect as tflite_inspect  # noqa: E402
+import slim  # noqa: F401  (graph-mode TF1 behaviour before any TF use)
+from slim.tflite import convert
+from slim.tflite import inspection as tflite_inspect
+from slim.tflite import interpreter as interpreter_lib
 
 IO_TYPES = {'int8': tf.int8, 'uint8': tf.uint8}
-
-
-def _load_graph_def(frozen_graph):
-  if isinstance(frozen_graph, (str, os.PathLike)):
-    path = os.fspath(frozen_graph)
-    if not os.path.isfile(path):
-      raise ValueError('frozen graph %s: file not found' % path)
-    graph_def = tf.compat.v1.GraphDef()
-    with open(path, 'rb') as f:
-      try:
-        graph_def.ParseFromString(f.read())
-      except Exception as e:  # protobuf raises DecodeError subclasses.
-        raise ValueError('frozen graph %s: not a binary GraphDef (%s)' % (path, e))
-    return graph_def
-  return frozen_graph
 
 
 def _calibration_batches(representative_images, input_shape, num_calibration_images):
@@ -90,9 +70,9 @@ def convert_ptq_int8(frozen_graph, input_arrays, output_arrays, input_shapes,
     raise ValueError('io_type must be one of %s, got %r' % (sorted(IO_TYPES), io_type))
   if len(input_arrays) != 1:
     raise ValueError('convert_ptq_int8 supports one input, got %s' % list(input_arrays))
-  graph_def = _load_graph_def(frozen_graph)
-  converter = convert._converter(  # pylint: disable=protected-access
-      graph_def, input_arrays, output_arrays, input_shapes)
+  if isinstance(frozen_graph, (str, os.PathLike)):
+    frozen_graph = convert.load_graph_def(frozen_graph)
+  converter = convert.v1_converter(frozen_graph, input_arrays, output_arrays, input_shapes)
   converter.optimizations = [tf.lite.Optimize.DEFAULT]
   converter.representative_dataset = lambda: _calibration_batches(
       representative_images, input_shapes[0], num_calibration_images)
@@ -101,11 +81,7 @@ def convert_ptq_int8(frozen_graph, input_arrays, output_arrays, input_shapes,
   converter.inference_input_type = IO_TYPES[io_type]
   converter.inference_output_type = IO_TYPES[io_type]
   model = converter.convert()
-  if not allow_float_ops:
-    float_ops = tflite_inspect.float_ops(model)
-    if float_ops:
-      raise convert.NotFullyQuantizedError(float_ops, 'PTQ %s' % io_type)
-  return model
+  return convert.check_model(model, allow_float_ops, 'PTQ %s' % io_type)
 
 
 class TFLiteClassifier(object):
@@ -116,18 +92,12 @@ class TFLiteClassifier(object):
   """
 
   def __init__(self, model, num_threads=1):
-    """Loads `model` (bytes or a .tflite path)."""
-    if isinstance(model, (bytes, bytearray)):
-      self._interp = tf.lite.Interpreter(model_content=bytes(model), num_threads=num_threads)
-    else:
-      if not os.path.isfile(model):
-        raise ValueError('TFLite model %s: file not found' % model)
-      self._interp = tf.lite.Interpreter(model_path=str(model), num_threads=num_threads)
+    """Loads `model` (bytes or a .tflite path) into the default interpreter."""
+    self._interp = interpreter_lib.load(model, num_threads=num_threads)
     self._input = self._interp.get_input_details()[0]
     self._output = self._interp.get_output_details()[0]
     self.input_shape = list(self._input['shape'])
     self._batch = int(self.input_shape[0])
-    self._interp.allocate_tensors()
 
   def _quantize(self, images):
     dtype = self._input['dtype']
@@ -177,65 +147,3 @@ def evaluate_top1(model, batches, num_threads=1):
   if not total:
     raise ValueError('evaluate_top1: no image to evaluate')
   return correct / total, total
-
-
-def representative_images(dataset_dir, model_name, image_size,
-                          dataset_name='synthetic_classification', split_name='train',
-                          num_images=200):
-  """Yields eval-preprocessed float images [H, W, 3] of a split, for calibration.
-
-  Args:
-    dataset_dir: classification TFRecord folder.
-    model_name: registered network (selects the preprocessing).
-    image_size: model input size.
-    dataset_name: registered dataset name.
-    split_name: split to draw from (the train split, as the Model Garden recipe does).
-    num_images: images to yield.
-  """
-  # Imported here: the converters above do not depend on the classification stack.
-  from slim import classification_data  # pylint: disable=g-import-not-at-top
-  from slim import classification_model  # pylint: disable=g-import-not-at-top
-  from slim.preprocessing import preprocessing_factory  # pylint: disable=g-import-not-at-top
-  descriptor = classification_data.get_dataset(dataset_name, split_name, dataset_dir)
-  preprocess_fn = preprocessing_factory.get_preprocessing(
-      classification_model.preprocessing_name(model_name))
-  for images, _ in classification_data.iterate_numpy(descriptor, preprocess_fn, image_size,
-                                                     batch_size=50, max_images=num_images):
-    yield from images
-
-
-def main(argv=None):
-  """CLI: PTQ of a float graph exported (frozen) by slim/export_inference_graph.py."""
-  import argparse  # pylint: disable=g-import-not-at-top
-  import json  # pylint: disable=g-import-not-at-top
-  from slim import fileio  # pylint: disable=g-import-not-at-top
-  parser = argparse.ArgumentParser(description=main.__doc__)
-  parser.add_argument('--frozen_graph', required=True,
-                      help='Float frozen graph; its <file>.io.json gives the io names/shape.')
-  parser.add_argument('--dataset_dir', required=True, help='Classification TFRecord folder.')
-  parser.add_argument('--dataset_name', default='synthetic_classification')
-  parser.add_argument('--dataset_split_name', default='train', help='Calibration split.')
-  parser.add_argument('--num_calibration_images', type=int, default=200)
-  parser.add_argument('--io_type', default='int8', choices=sorted(IO_TYPES))
-  parser.add_argument('--output_file', required=True, help='Where to write the .tflite model.')
-  args = parser.parse_args(argv)
-  spec_path = args.frozen_graph + '.io.json'
-  if not os.path.isfile(spec_path):
-    parser.error('--frozen_graph=%s: %s not found (export with export_inference_graph.py '
-                 '--checkpoint_path)' % (args.frozen_graph, spec_path))
-  with open(spec_path) as f:
-    spec = json.load(f)
-  if spec.get('quantize'):
-    parser.error('--frozen_graph=%s is a QAT graph; PTQ takes the float export' %
-                 args.frozen_graph)
-  images = representative_images(args.dataset_dir, spec['model_name'], spec['input_shape'][1],
-                                 args.dataset_name, args.dataset_split_name,
-                                 args.num_calibration_images)
-  model = convert_ptq_int8(args.frozen_graph, spec['input_arrays'], spec['output_arrays'],
-                           [spec['input_shape']], images, io_type=args.io_type)
-  fileio.atomic_write_bytes(args.output_file, model)
-  print('Wrote %s (%d bytes, full integer, %s io)' % (args.output_file, len(model), args.io_type))
-
-
-if __name__ == '__main__':
-  main()

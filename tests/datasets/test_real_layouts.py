@@ -21,7 +21,8 @@ from datasets import build_cityscapes_data
 from datasets import build_data
 from datasets import data_generator
 from deeplab import common
-from tests import shell
+from deeplab import input_preprocess
+from tests import helpers
 
 _SIZE = (9, 13)  # height, width of every test image
 
@@ -52,7 +53,8 @@ def _rgb(rng, size=_SIZE):
 def _read_split(dataset_name, split, tfrecord_dir, size=_SIZE):
   """Reads every example of a split with data_generator; returns {image name: (image, label)}."""
   dataset = data_generator.Dataset(dataset_name, split, tfrecord_dir, batch_size=1,
-                                   crop_size=list(size), is_training=False)
+                                   crop_size=list(size), is_training=False,
+                                   preprocess_fn=input_preprocess.preprocess_image_and_label)
   sample = dataset.get_one_shot_iterator().get_next()
   seen = {}
   with tf.compat.v1.Session() as sess:
@@ -119,7 +121,7 @@ def testVocScript_TarAndAugZipToShards(tmp_path):
                               for n in sorted(jpegs)))
   work = str(tmp_path / 'pascal_voc_seg')
 
-  result = shell.run_script('download_and_convert_voc2012.sh', [tar_path],
+  result = helpers.run_script('download_and_convert_voc2012.sh', [tar_path],
                        env={'WORK_DIR': work, 'VOC_AUG_LABELS': aug_zip,
                             'VOC_AUG_LIST': str(aug_list)})
 
@@ -145,7 +147,7 @@ def testVocScript_TarAndAugZipToShards(tmp_path):
 
 def testVocScript_MissingArchivePrintsWhatToDownload(tmp_path):
   work = str(tmp_path / 'pascal_voc_seg')
-  result = shell.run_script('download_and_convert_voc2012.sh', env={'WORK_DIR': work})
+  result = helpers.run_script('download_and_convert_voc2012.sh', env={'WORK_DIR': work})
   assert result.returncode == 1
   tar = os.path.join(work, 'VOCtrainval_11-May-2012.tar')
   assert result.stderr.splitlines()[:5] == [
@@ -160,7 +162,7 @@ def testVocScript_MissingArchivePrintsWhatToDownload(tmp_path):
 def testVocScript_AugLabelsWithoutListFails(tmp_path):
   voc = tmp_path / 'VOC2012'
   (voc / 'JPEGImages').mkdir(parents=True)
-  result = shell.run_script('download_and_convert_voc2012.sh', [str(voc)],
+  result = helpers.run_script('download_and_convert_voc2012.sh', [str(voc)],
                        env={'WORK_DIR': str(tmp_path / 'w'), 'VOC_AUG_LABELS': str(tmp_path)})
   assert result.returncode == 1
   assert result.stderr.startswith('ERROR: train_aug needs both VOC_AUG_LABELS '
@@ -170,7 +172,7 @@ def testVocScript_AugLabelsWithoutListFails(tmp_path):
 
 def testVocScript_FolderWithoutVoc2012Fails(tmp_path):
   (tmp_path / 'VOCdevkit' / 'VOC2012' / 'JPEGImages').mkdir(parents=True)
-  result = shell.run_script('download_and_convert_voc2012.sh', [str(tmp_path)],
+  result = helpers.run_script('download_and_convert_voc2012.sh', [str(tmp_path)],
                        env={'WORK_DIR': str(tmp_path / 'w')})
   assert result.returncode == 1
   assert result.stderr == ('ERROR: %s: no VOC2012 folder (expected JPEGImages/ and '
@@ -221,7 +223,7 @@ def testCityscapesScript_GtFineZipToShards(tmp_path):
   root = str(tmp_path / 'cityscapes')
   pixels = _make_cityscapes(root, np.random.default_rng(1))
 
-  result = shell.run_script('convert_cityscapes.sh', [root])
+  result = helpers.run_script('convert_cityscapes.sh', [root])
 
   assert result.returncode == 0, result.stderr
   tfrecord = os.path.join(root, 'tfrecord')
@@ -250,7 +252,7 @@ def testCityscapesScript_BadLabelLeavesNoTfrecord(tmp_path):
                      'frankfurt_000000_000294_gtFine_labelIds.png')
   _write(bad, _encode(np.zeros((_SIZE[0] - 1, _SIZE[1]), np.uint8), 'PNG', mode='L'))
 
-  result = shell.run_script('convert_cityscapes.sh', [root])
+  result = helpers.run_script('convert_cityscapes.sh', [root])
 
   assert result.returncode != 0
   assert result.stderr.strip().splitlines()[-1] == (
@@ -262,7 +264,7 @@ def testCityscapesScript_BadLabelLeavesNoTfrecord(tmp_path):
 
 def testCityscapesScript_MissingZipsPrintWhatToDownload(tmp_path):
   root = str(tmp_path / 'cityscapes')
-  result = shell.run_script('convert_cityscapes.sh', env={'CITYSCAPES_ROOT': root})
+  result = helpers.run_script('convert_cityscapes.sh', env={'CITYSCAPES_ROOT': root})
   assert result.returncode == 1
   assert result.stderr.splitlines() == [
       'ERROR: Cityscapes not found under %s.' % root,
@@ -385,7 +387,7 @@ def testAde20kScript_ZipToShards(tmp_path):
   zip_path, files = _make_ade_zip(str(tmp_path), np.random.default_rng(7))
   work = str(tmp_path / 'ADE20K')
 
-  result = shell.run_script('download_and_convert_ade20k.sh', [zip_path], env={'WORK_DIR': work})
+  result = helpers.run_script('download_and_convert_ade20k.sh', [zip_path], env={'WORK_DIR': work})
 
   assert result.returncode == 0, result.stderr
   tfrecord = os.path.join(work, 'tfrecord')
@@ -406,7 +408,7 @@ def testAde20kScript_ZipToShards(tmp_path):
 
 def testAde20kScript_MissingZipPrintsWhatToDownload(tmp_path):
   work = str(tmp_path / 'ADE20K')
-  result = shell.run_script('download_and_convert_ade20k.sh', env={'WORK_DIR': work})
+  result = helpers.run_script('download_and_convert_ade20k.sh', env={'WORK_DIR': work})
   assert result.returncode == 1
   zip_path = os.path.join(work, 'ADEChallengeData2016.zip')
   assert result.stderr.splitlines() == [

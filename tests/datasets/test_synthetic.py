@@ -48,15 +48,15 @@ def _examples(split, count, size):
 def testFlatColourClassifier_DoesNotSolveTheDataset():
   # A per-pixel nearest-mean-colour classifier, fitted on train pixels, must fail on val: the
   # classes share colour families, so shape and texture are needed.
-  from deeplab import eval as deeplab_eval
+  from deeplab.utils import metrics
   images, labels = _examples('train', 40, 64)
   means = np.stack([images[labels == c].reshape(-1, 3).mean(axis=0)
                     for c in range(synthetic.NUM_CLASSES)])
   images, labels = _examples('val', 20, 64)
   distance = ((images[..., None, :].astype(np.float32) - means) ** 2).sum(axis=-1)
-  confusion = deeplab_eval.confusion_matrix(distance.argmin(axis=-1), labels,
+  confusion = metrics.confusion_matrix(distance.argmin(axis=-1), labels,
                                             synthetic.NUM_CLASSES, synthetic.IGNORE_LABEL)
-  _, miou = deeplab_eval.iou_from_confusion(confusion)
+  _, miou = metrics.iou_from_confusion(confusion)
   assert miou < 0.3
   # Every object class has pixels in the sample, so the figure is over all classes.
   assert (confusion.sum(axis=1) > 0).all()

@@ -9,42 +9,29 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from deeplab import convert_to_tflite
+from deeplab.utils import tflite_utils
 from slim.tflite import convert as tflite_convert
-from slim.tflite import inspect as tflite_inspect
-
-
-def _frozen_graph():
-  with tf.Graph().as_default() as graph:
-    image = tf.compat.v1.placeholder(tf.uint8, [1, 8, 8, 3], name='ImageTensor')
-    x = tf.cast(image, tf.float32) * (2.0 / 255) - 1.0
-    x = tf.quantization.fake_quant_with_min_max_args(x, -1.0, 1.0, name='input')
-    w = np.random.RandomState(0).uniform(-1, 1, [1, 1, 3, 4]).astype(np.float32)
-    wq = tf.quantization.fake_quant_with_min_max_args(tf.constant(w), -1.0, 1.0,
-                                                      narrow_range=True)
-    y = tf.nn.relu6(tf.nn.conv2d(x, wq, 1, 'SAME') + tf.constant([0.1, 0.2, 0.3, 0.4]))
-    y = tf.quantization.fake_quant_with_min_max_args(y, 0.0, 6.0)
-    tf.argmax(y, 3, name='ArgMax')
-    return graph.as_graph_def()
+from slim.tflite import inspection as tflite_inspect
+from tests import helpers
 
 
 @pytest.mark.parametrize('inference_type', ['uint8', 'int8'])
 def testConvert_FullyIntegerAndAgreesWithGraph(inference_type):
-  graph_def = _frozen_graph()
-  model = convert_to_tflite.convert(graph_def, 'input:0', 'ArgMax:0', inference_type)
+  graph_def = helpers.tiny_quantized_graph()
+  model = tflite_utils.convert(graph_def, 'input:0', 'ArgMax:0', inference_type)
   assert tflite_inspect.is_fully_integer(model)
   input_type = tf.lite.Interpreter(model_content=model).get_input_details()[0]['dtype']
   assert input_type == {'uint8': np.uint8, 'int8': np.int8}[inference_type]
   image = np.random.RandomState(1).randint(0, 256, [8, 8, 3]).astype(np.uint8)
-  graph_out = convert_to_tflite.run_graph(graph_def, image, 'ArgMax:0')
-  tflite_out = convert_to_tflite.run_tflite(model, image)
+  graph_out = tflite_utils.run_graph(graph_def, image, 'ArgMax:0')
+  tflite_out = tflite_utils.run_tflite(model, image)
   assert tflite_out.shape == (1, 8, 8)
   assert np.mean(graph_out == tflite_out) > 0.9
 
 
 def testLoadGraphDef_MissingFileNamesFlag(tmp_path):
   with pytest.raises(ValueError, match='--quantized_graph_def_path=.*file not found'):
-    convert_to_tflite.load_graph_def(str(tmp_path / 'nope.pb'))
+    tflite_convert.load_graph_def(str(tmp_path / 'nope.pb'), 'quantized_graph_def_path')
 
 
 def testConvert_UnquantizedOpIsNamed():
@@ -54,4 +41,4 @@ def testConvert_UnquantizedOpIsNamed():
     tf.argmax(tf.multiply(x, x, name='NoRange'), 3, name='ArgMax')
     graph_def = graph.as_graph_def()
   with pytest.raises(tflite_convert.NotFullyQuantizedError, match='NoRange'):
-    convert_to_tflite.convert(graph_def, 'input:0', 'ArgMax:0')
+    tflite_utils.convert(graph_def, 'input:0', 'ArgMax:0')

@@ -1,10 +1,10 @@
-"""Tests of export_model.freeze: restore, clear error, per-channel weight ranges."""
+"""Tests of inference.freeze: restore, clear error, per-channel weight ranges."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from deeplab import export_model
+from deeplab.utils import inference
 
 _W = np.array([[[[-1.0, 2.0], [0.5, 3.0]]]], np.float32)  # [1, 1, 2 in, 2 out]
 
@@ -33,7 +33,7 @@ def _per_channel_graph():
 def testFreeze_DerivesPerChannelWeightRangesFromPerTensorCheckpoint(tmp_path):
   ckpt = _save_per_tensor_checkpoint(str(tmp_path / 'model.ckpt'))
   _per_channel_graph()
-  frozen = export_model.freeze(ckpt, ['out'])
+  frozen = inference.freeze(ckpt, ['out'])
   consts = {n.name: tf.make_ndarray(n.attr['value'].tensor) for n in frozen.node
             if n.op == 'Const'}
   # Symmetric per channel (zero point 0): a = max |w| of each output channel.
@@ -47,4 +47,4 @@ def testFreeze_MissingVariableRaisesWithName(tmp_path):
   _per_channel_graph()
   tf.compat.v1.get_variable('extra/weights', shape=[3])
   with pytest.raises(ValueError, match=r"missing or reshaped variables \['extra/weights'\]"):
-    export_model.freeze(ckpt, ['out'])
+    inference.freeze(ckpt, ['out'])

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-pytest.importorskip('slim.nets.registry')
 
 from deeplab import common  # noqa: E402
 from deeplab import model  # noqa: E402

@@ -1,38 +1,20 @@
 """Tests for deeplab/model.py: scope names, shapes and output ops.
 
-The head (ASPP, image pooling, decoder, logits) is tested over a tiny stand-in backbone patched
-into deeplab.core.feature_extractor, so these tests do not depend on slim.nets. The stand-in
-reproduces only what model.py consumes: a [N, ceil(h/OS), ceil(w/OS), 320] feature map and the
-MobilenetV2 decoder end point at output stride 4.
+The head (ASPP, image pooling, decoder, logits) is tested over the tiny stand-in backbone of
+tests.helpers (fixture `stand_in_backbone`), so these tests do not depend on slim.nets.
 """
 
 import numpy as np
 import pytest
 import tensorflow as tf
-import tf_slim
 
 from deeplab import common
 from deeplab import model
-from deeplab.core import feature_extractor
+from tests import helpers
 
-_SCOPE = 'MobilenetV2'
-_DEPTH = 320
+pytestmark = pytest.mark.usefixtures('stand_in_backbone')
 
-
-def _fake_extract_features(images, output_stride=8, reuse=None, **unused_kwargs):
-  with tf.compat.v1.variable_scope(_SCOPE, reuse=reuse):
-    net = tf_slim.conv2d(images, 24, 3, stride=4, scope='stem')
-    end_points = {_SCOPE + '/layer_4/depthwise_output': net}
-    net = tf_slim.conv2d(net, _DEPTH, 3, stride=output_stride // 4, scope='body')
-  return net, end_points
-
-
-@pytest.fixture(autouse=True)
-def _stand_in_backbone(monkeypatch):
-  monkeypatch.setattr(feature_extractor, 'extract_features', _fake_extract_features)
-  monkeypatch.setattr(feature_extractor, 'decoder_end_points',
-                      lambda variant: {4: 'layer_4/depthwise_output'})
-  monkeypatch.setattr(feature_extractor, 'name_scope', lambda variant: _SCOPE)
+_SCOPE = helpers.STAND_IN_SCOPE
 
 
 def _head_variables():

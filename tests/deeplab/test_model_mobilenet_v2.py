@@ -6,7 +6,6 @@
 import pytest
 import tensorflow as tf
 
-pytest.importorskip('slim.nets.registry')
 
 from deeplab import common  # noqa: E402
 from deeplab import model  # noqa: E402
@@ -75,8 +74,8 @@ def testMultiScaleLogits_MobilenetV2DecoderUsesLayer4Endpoint():
 def testQuantizedMobilenetV2_FreezesAndConvertsToFullyUint8(tmp_path):
   import numpy as np
   import slim.quantize as contrib_quantize
-  from deeplab import convert_to_tflite
-  from deeplab import export_model
+  from deeplab.utils import inference
+  from deeplab.utils import tflite_utils
   options = common.ModelOptions({common.OUTPUT_TYPE: 4}, crop_size=[65, 65], output_stride=16)
   image = tf.compat.v1.placeholder(tf.uint8, [1, 65, 65, 3], name='ImageTensor')
   model.predict_labels(tf.cast(image, tf.float32), options)
@@ -85,8 +84,9 @@ def testQuantizedMobilenetV2_FreezesAndConvertsToFullyUint8(tmp_path):
   with tf.compat.v1.Session() as sess:
     sess.run(tf.compat.v1.global_variables_initializer())
     ckpt = tf.compat.v1.train.Saver().save(sess, str(tmp_path / 'model.ckpt'))
-  frozen = export_model.freeze(ckpt, ['ArgMax'])
-  tflite_model = convert_to_tflite.convert(
-      frozen, export_model.QUANTIZED_INPUT_NAME + ':0', export_model.QUANTIZED_OUTPUT_NAME + ':0')
+  frozen = inference.freeze(ckpt, ['ArgMax'])
+  tflite_model = tflite_utils.convert(
+      frozen, inference.quantized_input_name('mobilenet_v2') + ':0',
+      inference.QUANTIZED_OUTPUT_NAME + ':0')
   pixels = np.random.RandomState(0).randint(0, 256, [65, 65, 3]).astype(np.uint8)
-  assert convert_to_tflite.run_tflite(tflite_model, pixels).shape == (1, 65, 65)
+  assert tflite_utils.run_tflite(tflite_model, pixels).shape == (1, 65, 65)

@@ -1,5 +1,6 @@
 """deeplab/quantization_report.py: flag parsing, interleaved timing, table and files."""
 
+import contextlib
 import json
 
 import numpy as np
@@ -7,9 +8,9 @@ import pytest
 import tensorflow as tf
 
 from deeplab import common
-from deeplab import convert_to_tflite
-
 from deeplab import quantization_report as report
+from deeplab.utils import tflite_utils
+from tests import helpers
 
 
 def testParseLabelled_RejectsMissingLabelOrFile(tmp_path):
@@ -61,9 +62,13 @@ def testWriteReport_DeltaColumnAgainstTheReferenceRow(tmp_path):
 
 
 class _TinyDataset(object):
-  """Two 8x8 images with labels, in the interface evaluate_tflite.evaluate reads."""
+  """Two 8x8 images with labels, in the interface tflite_utils.evaluate reads."""
   num_of_classes = 4
   ignore_label = 255
+
+  def explained_errors(self, crop_flag=None):
+    del crop_flag
+    return contextlib.nullcontext()
 
   def get_one_shot_iterator(self):
     rng = np.random.RandomState(0)
@@ -75,10 +80,9 @@ class _TinyDataset(object):
 
 
 def testBuildRows_GraphAndTFLiteRowsWithSpeedRatios(tmp_path):
-  from tests.deeplab import test_convert_to_tflite as tiny
-  graph_def = tiny._frozen_graph()  # pylint: disable=protected-access
+  graph_def = helpers.tiny_quantized_graph()
   uint8 = tmp_path / 'uint8.tflite'
-  uint8.write_bytes(convert_to_tflite.convert(graph_def, 'input:0', 'ArgMax:0'))
+  uint8.write_bytes(tflite_utils.convert(graph_def, 'input:0', 'ArgMax:0'))
   result = tmp_path / 'eval.json'
   result.write_text(json.dumps({'miou': 0.5, 'eval_crop_size': [8, 8]}))
   rows = report.build_rows([('float graph', str(result))],

@@ -1,7 +1,8 @@
-"""Tests of deeplab/train.py's graph building and session loop (stand-in backbone).
+"""Tests of DeepLab's training graph on the shared session loop (stand-in backbone).
 
-The stand-in backbone (see test_model.py) keeps these tests independent of slim.nets; the head,
-loss, optimizer, checkpointing and resume logic are the real ones.
+The stand-in backbone (tests.helpers) keeps these tests independent of slim.nets; the head,
+loss, optimizer (deeplab.utils.train_utils), checkpointing and resume logic
+(slim.runtime.train_loop) are the real ones.
 """
 
 import os
@@ -11,11 +12,10 @@ import pytest
 import tensorflow as tf
 
 from deeplab import common
-from deeplab import train
 from deeplab.utils import train_utils as deeplab_train_utils
-from tests.deeplab import test_model
+from slim.runtime import train_loop
 
-_stand_in_backbone = test_model._stand_in_backbone  # pylint: disable=protected-access
+pytestmark = pytest.mark.usefixtures('stand_in_backbone')
 
 
 def _build(num_clones=1, loss_scale=1.0):
@@ -25,7 +25,7 @@ def _build(num_clones=1, loss_scale=1.0):
   options = common.ModelOptions({common.OUTPUT_TYPE: 3}, crop_size=[33, 33], output_stride=16,
                                 batch_norm_decay=0.9)
   global_step = tf.compat.v1.train.get_or_create_global_step()
-  loss, update_ops = train.build_clone_losses(
+  loss, update_ops = deeplab_train_utils.build_clone_losses(
       {common.IMAGE: images, common.LABEL: labels}, options, 3, 255, num_clones=num_clones)
   loss = loss * loss_scale
   optimizer = tf.compat.v1.train.AdamOptimizer(1e-3)
@@ -36,15 +36,10 @@ def _build(num_clones=1, loss_scale=1.0):
 
 
 def _run_loop(logdir, steps, **kwargs):
-  train_op, loss, global_step, _ = _build(**kwargs)
-  saver = tf.compat.v1.train.Saver()
-  with tf.compat.v1.Session() as sess:
-    sess.run(tf.compat.v1.global_variables_initializer())
-    latest = tf.train.latest_checkpoint(logdir)
-    if latest:
-      saver.restore(sess, latest)
-    return train.train_loop(sess, train_op, loss, tf.constant(1e-3), global_step, saver, None,
-                            None, logdir, steps, log_steps=1)
+  train_op, _, global_step, _ = _build(**kwargs)
+  return train_loop.train(train_op, global_step,
+                          train_loop.LoopOptions(logdir=logdir, number_of_steps=steps,
+                                                 log_steps=1))
 
 
 def testTrainLoop_ResumeContinuesGlobalStep(tmp_path):
@@ -68,7 +63,7 @@ def testTrainLoop_NonFiniteLossStopsAndKeepsLastCheckpoint(tmp_path):
   logdir = str(tmp_path)
   _run_loop(logdir, 1)
   tf.compat.v1.reset_default_graph()
-  with pytest.raises(train.NonFiniteLossError, match='Loss is nan at global step 2'):
+  with pytest.raises(train_loop.NonFiniteLossError, match='Loss is nan at global step 2'):
     _run_loop(logdir, 3, loss_scale=float('nan'))
   assert tf.train.latest_checkpoint(logdir) == os.path.join(logdir, 'model.ckpt-1')
 
@@ -83,16 +78,14 @@ def testBuildCloneLosses_TwoClonesShareVariablesAndSplitBatch():
 
 
 def testMaybeQuantizeTrainingGraph_InsertsFakeQuantBeforeOptimizer():
-  # The rewriter's full-coverage pass (helper A) is required by create_training_graph.
-  pytest.importorskip('slim.quantize.coverage')
   rng = np.random.RandomState(0)
   images = tf.constant(rng.uniform(0, 255, [2, 33, 33, 3]).astype(np.float32))
   labels = tf.constant(rng.randint(0, 3, [2, 33, 33, 1]).astype(np.int32))
   options = common.ModelOptions({common.OUTPUT_TYPE: 3}, crop_size=[33, 33], output_stride=16)
   tf.compat.v1.train.get_or_create_global_step()
-  loss, _ = train.build_clone_losses({common.IMAGE: images, common.LABEL: labels}, options, 3,
-                                     255)
-  assert train.maybe_quantize_training_graph(0, num_clones=1)
+  loss, _ = deeplab_train_utils.build_clone_losses(
+      {common.IMAGE: images, common.LABEL: labels}, options, 3, 255)
+  assert deeplab_train_utils.maybe_quantize_training_graph(0, num_clones=1)
   names = {op.name for op in tf.compat.v1.get_default_graph().get_operations()
            if op.type.startswith('FakeQuantWithMinMaxVars')}
   assert any(n.startswith('aspp0/weights_quant/') for n in names)
@@ -105,10 +98,10 @@ def testOptimizerLearningRate_AdamIsConstantUnlessAskedToFollowThePolicy():
   global_step = tf.compat.v1.train.get_or_create_global_step()
   scheduled = deeplab_train_utils.get_model_learning_rate(
       'step', 1e-3, 550, 0.1, 700, 0.9, 0, 1e-4)
-  constant = train.optimizer_learning_rate('adam', scheduled, 5e-4)
-  followed = train.optimizer_learning_rate('adam', scheduled, 5e-4,
+  constant = deeplab_train_utils.optimizer_learning_rate('adam', scheduled, 5e-4)
+  followed = deeplab_train_utils.optimizer_learning_rate('adam', scheduled, 5e-4,
                                            adam_use_learning_policy=True)
-  assert train.optimizer_learning_rate('momentum', scheduled, 5e-4) is scheduled
+  assert deeplab_train_utils.optimizer_learning_rate('momentum', scheduled, 5e-4) is scheduled
   with tf.compat.v1.Session() as sess:
     sess.run(tf.compat.v1.global_variables_initializer())
     rates = []

@@ -155,6 +155,7 @@ def testMain_PackagesRunFromTrainFolder(tmp_path, capsys):
   ct.main(['--name=run1', '--checkpoint=%s' % (tmp_path / 'train'), '--frozen_graph=%s' % (tmp_path / 'f.pb'),
            '--eval_json=%s' % (tmp_path / 'eval.json'), '--output_dir=%s' % (tmp_path / 'o')])
   assert capsys.readouterr().out.strip().endswith('run1.tar.gz')
-  with pytest.raises(SystemExit):
+  with pytest.raises(SystemExit) as e:
     ct.main(['--name=../x', '--checkpoint=%s' % (tmp_path / 'train'),
              '--frozen_graph=%s' % (tmp_path / 'f.pb'), '--output_dir=%s' % (tmp_path / 'o')])
+  assert str(e.value.code).startswith('ERROR: ') and '\n' not in str(e.value.code)

@@ -10,8 +10,9 @@ import tensorflow as tf
 
 from datasets import synthetic_classification
 from slim import export_inference_graph
+from slim import ptq_image_classifier
 from slim import train_image_classifier
-from slim.tflite import inspect as tflite_inspect
+from slim.tflite import inspection as tflite_inspect
 from slim.tflite import ptq
 from tests.slim.classification import conftest
 
@@ -66,7 +67,7 @@ def testBackbone_PtqAndQatExportsAreFullyInteger(model_name, dataset_dir, tmp_pa
   frozen = str(tmp_path / 'float.pb')
   spec = export_inference_graph.export(export_inference_graph.ExportOptions(
       output_file=frozen, checkpoint_path=float_dir, **common))
-  images = ptq.representative_images(dataset_dir, model_name, _SIZE, num_images=4)
+  images = ptq_image_classifier.representative_images(dataset_dir, model_name, _SIZE, num_images=4)
   model = ptq.convert_ptq_int8(frozen, spec['input_arrays'], spec['output_arrays'],
                                [spec['input_shape']], images)
   _check_runs(model, np.int8, np.int8, num_classes)

@@ -5,10 +5,12 @@ import shutil
 import pytest
 import tensorflow as tf
 
+from slim import classification_model
 from slim import eval_image_classifier
 from slim import export_inference_graph
+from slim import ptq_image_classifier
 from slim import train_image_classifier
-from slim.tflite import inspect as tflite_inspect
+from slim.tflite import inspection as tflite_inspect
 from slim.tflite import ptq
 from tests.slim.classification import conftest
 
@@ -70,7 +72,7 @@ def testExportAndEval_QatUint8IsFullyQuantized(dataset_dir, qat_train_dir, tmp_p
       tflite_output_file=tflite, tflite_type='uint8'))
   assert spec['input_arrays'] == ['input']
   assert spec['output_arrays'] == ['MobilenetV2/Predictions/Reshape_1']
-  assert export_inference_graph.read_io_spec(frozen) == spec
+  assert classification_model.read_io_spec(frozen) == spec
   graph_def = tf.compat.v1.GraphDef.FromString(open(frozen, 'rb').read())
   types = {n.op for n in graph_def.node}
   assert 'FakeQuantWithMinMaxVars' in types and 'VariableV2' not in types
@@ -96,7 +98,7 @@ def testPtq_FloatExportConvertsToFullInteger(dataset_dir, qat_train_dir, tmp_pat
       dataset_dir=dataset_dir, checkpoint_path=qat_train_dir))
   graph_def = tf.compat.v1.GraphDef.FromString(open(frozen, 'rb').read())
   assert not any(n.op.startswith('FakeQuant') for n in graph_def.node)
-  images = ptq.representative_images(dataset_dir, _MODEL, _SIZE, num_images=8)
+  images = ptq_image_classifier.representative_images(dataset_dir, _MODEL, _SIZE, num_images=8)
   model = ptq.convert_ptq_int8(frozen, spec['input_arrays'], spec['output_arrays'],
                                [spec['input_shape']], images)
   assert tflite_inspect.float_ops(model) == []

@@ -7,7 +7,7 @@ from slim import eval_image_classifier
 from slim import export_inference_graph
 from slim import pruning
 from slim import train_image_classifier
-from slim.tflite import inspect as tflite_inspect
+from slim.tflite import inspection as tflite_inspect
 from tests.slim.classification import conftest
 
 _SIZE = conftest.IMAGE_SIZE

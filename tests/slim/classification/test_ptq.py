@@ -5,7 +5,7 @@ import tensorflow as tf
 import tf_slim
 
 from slim.tflite import convert
-from slim.tflite import inspect as tflite_inspect
+from slim.tflite import inspection as tflite_inspect
 from slim.tflite import ptq
 
 _SHAPE = [1, 16, 16, 3]

@@ -5,7 +5,7 @@ import json
 import os
 
 from slim import classification_model
-from tests import shell
+from tests import helpers
 
 _TINY = dict(MODELS='mobilenet_v2', PRUNE_MODELS='mobilenet_v2', SPARSITIES='0.5',
              IMAGE_SIZE='32', NUM_TRAIN='20', NUM_VALIDATION='10', BATCH_SIZE='10',
@@ -17,7 +17,7 @@ _HEADER = ('| Backbone | Float graph | PTQ int8 TFLite | QAT graph | QAT uint8 T
 
 
 def _run(run_dir, **env):
-  return shell.run_script('classification_quantize.sh', env=dict(env, RUN_DIR=str(run_dir)),
+  return helpers.run_script('classification_quantize.sh', env=dict(env, RUN_DIR=str(run_dir)),
                           timeout=900)
 
 

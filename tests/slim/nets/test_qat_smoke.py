@@ -18,7 +18,7 @@ import slim.quantize as contrib_quantize
 from slim.nets import nets_factory
 from slim.nets import registry
 from slim.tflite import convert
-from slim.tflite import inspect as tflite_inspect
+from slim.tflite import inspection as tflite_inspect
 
 _SIZE = 33
 _CLASSES = 5

@@ -6,14 +6,14 @@ import tensorflow as tf
 import tf_slim
 
 import slim  # noqa: F401  (applies slim.compat)
+from deeplab.core import feature_extractor
 import slim.quantize as contrib_quantize
 from slim.nets import nets_factory
-from deeplab.core import feature_extractor
 from slim.nets import registry
 from slim.nets import resnet_utils
 from slim.nets import resnet_v1
 from slim.tflite import convert
-from slim.tflite import inspect as tflite_inspect
+from slim.tflite import inspection as tflite_inspect
 
 _BN = ('gamma', 'beta', 'moving_mean', 'moving_variance')
 # (base depth, units) per block, from the ResNet paper's table 1; the bottleneck outputs 4x base.

@@ -6,8 +6,8 @@ import tensorflow as tf
 import tf_slim
 
 import slim  # noqa: F401  (applies slim.compat)
-from slim.nets import nets_factory
 from deeplab.core import feature_extractor
+from slim.nets import nets_factory
 from slim.nets import registry
 from slim.nets import resnet_utils
 from slim.nets import xception

@@ -12,7 +12,7 @@ import tf_slim
 import slim.quantize as contrib_quantize
 from slim.quantize import coverage
 from slim.tflite import convert
-from slim.tflite import inspect as tflite_inspect
+from slim.tflite import inspection as tflite_inspect
 
 _SHAPE = [1, 16, 16, 3]
 

@@ -11,7 +11,7 @@ import tf_slim
 
 import slim.quantize as contrib_quantize
 from slim.tflite import convert
-from slim.tflite import inspect as tflite_inspect
+from slim.tflite import inspection as tflite_inspect
 
 _SIZE = 32
 _CLASSES = 3

@@ -83,3 +83,18 @@ def testRestoreForExport_DerivesPerChannelWeightRanges(tmp_path):
   with tf.compat.v1.Session() as sess:
     with pytest.raises(ValueError, match=r"missing or reshaped variables \['conv/bias'\]"):
       checkpoints.restore_for_export(sess, prefix)
+
+
+def testRestore_TruncatedDataFileIsNamed(tmp_path):
+  prefix = _save(str(tmp_path), {'w': np.ones([4096], np.float32)})
+  data = prefix + '.data-00000-of-00001'
+  with open(data, 'rb') as f:
+    content = f.read()
+  with open(data, 'wb') as f:
+    f.write(content[:len(content) // 2])
+  variable = tf.compat.v1.get_variable('w', [4096])
+  with tf.compat.v1.Session() as sess:
+    with pytest.raises(checkpoints.CheckpointError,
+                       match=r'^.*model\.ckpt-1: the checkpoint cannot be read \(.*Read less bytes '
+                             r'than requested.*\): its data file is truncated or corrupt'):
+      checkpoints.restore(tf.compat.v1.train.Saver([variable]), sess, prefix)

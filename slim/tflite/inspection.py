@@ -1,12 +1,13 @@
 """Inspect a .tflite model: tensor dtypes and quantization, op histogram, ops left in float.
 
-CLI:  python -m slim.tflite.inspect model.tflite
+CLI:  python -m slim.tflite.inspection model.tflite
 """
 import collections
 import sys
 
 import numpy as np
-import tensorflow as tf
+
+from slim.tflite import interpreter as interpreter_lib
 
 _INTEGER_TYPES = (np.uint8, np.int8)
 # Integer tensors that are legitimately wider than 8 bits in a fully quantized model: int32
@@ -15,9 +16,7 @@ _WIDE_INTEGER_TYPES = (np.int32, np.int64)
 
 
 def _interpreter(model):
-  if isinstance(model, (bytes, bytearray)):
-    return tf.lite.Interpreter(model_content=bytes(model))
-  return tf.lite.Interpreter(model_path=str(model))
+  return interpreter_lib.load(model, allocate=False)
 
 
 def tensor_table(model):
@@ -77,7 +76,7 @@ def is_fully_integer(model):
 def main(argv=None):
   argv = sys.argv[1:] if argv is None else argv
   if len(argv) != 1:
-    print('usage: python -m slim.tflite.inspect MODEL.tflite', file=sys.stderr)
+    print('usage: python -m slim.tflite.inspection MODEL.tflite', file=sys.stderr)
     return 2
   path = argv[0]
   for row in tensor_table(path):

@@ -1,0 +1,57 @@
+"""Helpers shared by the tests (one module): shell scripts, a stand-in DeepLab backbone, a tiny
+hand-quantized frozen graph.
+
+- `run_script`: the project's shell scripts as a subprocess, with SKIP_SETUP_ENV=1 (the scripts
+  use the test's .venv instead of refreshing it), output captured as text.
+- `fake_extract_features`: a tiny backbone for DeepLab head tests (see the `stand_in_backbone`
+  fixture in tests/deeplab/conftest.py), so they do not depend on slim.nets. It reproduces only
+  what model.py consumes: a [N, ceil(h/OS), ceil(w/OS), 320] feature map and the MobilenetV2
+  decoder end point at output stride 4.
+- `tiny_quantized_graph`: ImageTensor uint8 [1, 8, 8, 3] -> FakeQuant input `input` -> 1x1 conv
+  (quantized weights) + bias -> Relu6 (ranged) -> `ArgMax`, frozen: converts fully integer.
+"""
+import os
+import subprocess
+
+import numpy as np
+import tensorflow as tf
+import tf_slim
+
+_SCRIPTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'scripts')
+
+
+def run_script(name, args=(), env=None, timeout=300):
+  """Runs `bash scripts/<name> args...` with os.environ plus `env`; returns the CompletedProcess."""
+  full_env = dict(os.environ, SKIP_SETUP_ENV='1')
+  full_env.update(env or {})
+  return subprocess.run(['bash', os.path.join(_SCRIPTS, name)] + list(args), env=full_env,
+                        capture_output=True, text=True, timeout=timeout)
+
+
+# The stand-in backbone's scope and output depth (MobileNetV2's).
+STAND_IN_SCOPE = 'MobilenetV2'
+STAND_IN_DEPTH = 320
+
+
+def fake_extract_features(images, output_stride=8, reuse=None, **unused_kwargs):
+  """feature_extractor.extract_features stand-in: two strided convs under STAND_IN_SCOPE."""
+  with tf.compat.v1.variable_scope(STAND_IN_SCOPE, reuse=reuse):
+    net = tf_slim.conv2d(images, 24, 3, stride=4, scope='stem')
+    end_points = {STAND_IN_SCOPE + '/layer_4/depthwise_output': net}
+    net = tf_slim.conv2d(net, STAND_IN_DEPTH, 3, stride=output_stride // 4, scope='body')
+  return net, end_points
+
+
+def tiny_quantized_graph():
+  """The frozen GraphDef described in the module docstring."""
+  with tf.Graph().as_default() as graph:
+    image = tf.compat.v1.placeholder(tf.uint8, [1, 8, 8, 3], name='ImageTensor')
+    x = tf.cast(image, tf.float32) * (2.0 / 255) - 1.0
+    x = tf.quantization.fake_quant_with_min_max_args(x, -1.0, 1.0, name='input')
+    w = np.random.RandomState(0).uniform(-1, 1, [1, 1, 3, 4]).astype(np.float32)
+    wq = tf.quantization.fake_quant_with_min_max_args(tf.constant(w), -1.0, 1.0,
+                                                      narrow_range=True)
+    y = tf.nn.relu6(tf.nn.conv2d(x, wq, 1, 'SAME') + tf.constant([0.1, 0.2, 0.3, 0.4]))
+    y = tf.quantization.fake_quant_with_min_max_args(y, 0.0, 6.0)
+    tf.argmax(y, 3, name='ArgMax')
+    return graph.as_graph_def()
