@@ -45,7 +45,8 @@ def export(opts, model_options):
   with tf.Graph().as_default() as graph:
     inference.build_export_graph(model_options, opts.inference_scales, opts.add_flipped_images,
                                  opts.quantize_delay_step, opts.quantize_per_channel,
-                                 opts.min_resize_value, opts.max_resize_value, opts.resize_factor)
+                                 opts.min_resize_value, opts.max_resize_value, opts.resize_factor,
+                                 opts.load_quantize_scheme())
     frozen = inference.freeze(checkpoint, [inference.OUTPUT_TENSOR_NAME,
                                            inference.OUTPUT_PROB_TENSOR_NAME], graph)
   fileio.atomic_write_bytes(opts.export_path, frozen.SerializeToString())
