@@ -141,10 +141,22 @@ run report "$PY" deeplab/quantization_report.py --model_variant=mobilenet_v2 --d
   --tflite="TFLite uint8 mixed, first conv + logits float=$RUN_DIR/export_float_ends/model.tflite" \
   --reference_row="float graph" --eval_threads=2
 
-log "6/6 sensitivity of the float model (one backbone group quantized at a time)"
+log "6/6 sensitivity of the float model (one layer group quantized at a time)"
+HEAD_GROUP='head=^(image_pooling|aspp0|concat_projection)/'
+if [ "${QUICK:-0}" = 1 ]; then
+  GROUPS=(--group='backbone=^MobilenetV2/' --group="$HEAD_GROUP" --group='logits=^logits/')
+else
+  GROUPS=(--group='stem=^MobilenetV2/(Conv|expanded_conv)/'
+          --group='blocks 1-3=^MobilenetV2/expanded_conv_[1-3]/'
+          --group='blocks 4-6=^MobilenetV2/expanded_conv_[4-6]/'
+          --group='blocks 7-10=^MobilenetV2/expanded_conv_([7-9]|10)/'
+          --group='blocks 11-13=^MobilenetV2/expanded_conv_1[1-3]/'
+          --group='blocks 14-16=^MobilenetV2/expanded_conv_1[4-6]/'
+          --group="$HEAD_GROUP" --group='logits=^logits/')
+fi
 run sensitivity "$PY" -m slim.quantize.sensitivity \
   --task=deeplab.sensitivity:make_task --checkpoint="$FLOAT_CKPT" \
-  --output_dir="$RUN_DIR/sensitivity" --group_depth=2 \
+  --output_dir="$RUN_DIR/sensitivity" "${GROUPS[@]}" \
   --task_arg=dataset_dir="$TFRECORD" --task_arg=crop_size="$SIZE" \
   --task_arg=image_pooling_crop_size="$CROP" --task_arg=batch_norm_decay="$BN_DECAY" \
   --task_arg=max_batches="$SENSITIVITY_BATCHES"

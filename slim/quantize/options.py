@@ -10,9 +10,9 @@
     quantize.apply(graph, options)
 
 The settings of an individual fake-quant unit (bits, per-channel, symmetric) are derived from
-these fields in one place, `tflite_target.unit_settings`. A quantization scheme (per-scope rules
-choosing bits, per-channel and the quantizer) plugs in there: it resolves a rule to a
-`QuantizeOptions` with `replace(...)` for the unit's op, so the transforms need no change.
+these fields in one place, `tflite_target.unit_settings`. A quantization scheme (`scheme`:
+per-scope rules choosing bits, per-channel and the quantizer) plugs in before it:
+`quantize.ResolveUnit` resolves the unit's layer to a `QuantizeOptions` with `replace(...)`.
 """
 import dataclasses
 import math

@@ -335,8 +335,8 @@ def InsertQuantOp(context, name, producer, consumers, options, producer_scope=No
     layer_type: for weight units, the op type of the layer reading the weights (decides
       per-channel support and the depthwise layout, see `tflite_target`).
     config: a `QuantizerConfig` to use instead of the QUANTIZERS row (coverage units).
-    owner: the op whose scheme config decides the unit (default `producer`; weight units pass
-      their layer op). Only read when `options.scheme` is set.
+    owner: the op whose scheme config decides the unit (default `producer`; the units of a
+      matched layer pass its layer op). Only read when `options.scheme` is set.
 
   Raises:
     ValueError: if not every consumer could be rerouted.
@@ -401,8 +401,8 @@ def ResolveUnit(options, owner, consumers, inner=False):
   Without a scheme: (options, an empty LayerConfig). With one, the unit takes the config of
   `owner`, its layer. A float layer (`quantize: false`) gets no inner units (weights, the bias
   add of a bypass); its OUTPUT units (every other row: act_quant, add_quant, coverage's
-  output units...) are still inserted when a quantized layer reads them, with that consumer's
-  config: that range is where the converter puts the QUANTIZE of a mixed model.
+  output units...) are still inserted when a quantized layer reads them, with that reader's
+  config: that range is the float -> integer boundary of a mixed model.
 
   Args:
     options: the rewrite's `QuantizeOptions`.

@@ -61,26 +61,26 @@ class Quantizer(object):
     return '%s(%s)' % (type(self).__name__, args)
 
 
+def _unit_kwargs(spec):
+  """The keywords `quant_ops`' unit builders share, from a `UnitSpec`."""
+  return dict(per_channel=spec.per_channel, init_min=spec.init_min, init_max=spec.init_max,
+              vars_collection=spec.vars_collection, name_prefix=spec.name_prefix,
+              is_training=spec.is_training, num_bits=spec.num_bits,
+              narrow_range=spec.narrow_range, symmetric=spec.symmetric)
+
+
 class LastValueQuantizer(Quantizer):
   """Range = the last batch's min/max (tf.contrib.quantize's weight quantizer)."""
 
   def quantize(self, inputs, spec):
-    return quant_ops.LastValueQuantize(
-        inputs, per_channel=spec.per_channel, init_min=spec.init_min, init_max=spec.init_max,
-        vars_collection=spec.vars_collection, name_prefix=spec.name_prefix,
-        is_training=spec.is_training, num_bits=spec.num_bits, narrow_range=spec.narrow_range,
-        symmetric=spec.symmetric)
+    return quant_ops.LastValueQuantize(inputs, **_unit_kwargs(spec))
 
 
 class MovingAverageQuantizer(Quantizer):
   """Range = zero-debiased EMA of batch min/max (tf.contrib.quantize's activation quantizer)."""
 
   def quantize(self, inputs, spec):
-    return quant_ops.MovingAvgQuantize(
-        inputs, per_channel=spec.per_channel, init_min=spec.init_min, init_max=spec.init_max,
-        ema_decay=spec.ema_decay, vars_collection=spec.vars_collection,
-        name_prefix=spec.name_prefix, is_training=spec.is_training, num_bits=spec.num_bits,
-        narrow_range=spec.narrow_range, symmetric=spec.symmetric)
+    return quant_ops.MovingAvgQuantize(inputs, ema_decay=spec.ema_decay, **_unit_kwargs(spec))
 
 
 class FixedRangeQuantizer(Quantizer):
