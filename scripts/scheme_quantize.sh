@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Selective QAT on DeepLab MobileNetV2 (g3doc/scheme.md): one float model, then the same QAT
-# fine-tune under three quantization schemes (--quantize_scheme, JSON files written below):
+# fine-tune under three quantization schemes (--quantize_scheme, JSON files written below) and
+# once without quantization (the control row):
 #   all 8-bit            the original recipe (no scheme: create_training_graph)
 #   first conv + logits  {"rules": [{"scope": "^MobilenetV2/Conv/", "quantize": false},
 #     float                         {"scope": "^logits/", "quantize": false}]}
@@ -87,15 +88,23 @@ run eval_float "$PY" deeplab/eval.py "${COMMON[@]}" "${EVAL[@]}" \
   --checkpoint_dir="$RUN_DIR/train_float" --eval_logdir="$RUN_DIR/eval_float" \
   --eval_results_json="$RUN_DIR/eval_float.json"
 
-log "3/6 QAT fine-tunes ($QAT_STEPS steps each) and graph evals: ${SCHEMES[*]}"
+log "3/6 fine-tunes ($QAT_STEPS steps each) and graph evals: float control, ${SCHEMES[*]}"
+# The control: the same fine-tune without fake quantization. A restart alone moves mIoU by a
+# point or two (fresh Adam moments, BN statistics), the noise scheme differences are read against.
+FINE_TUNE=(--adam_learning_rate=1e-4 --training_number_of_steps="$QAT_STEPS"
+           --tf_initial_checkpoint="$FLOAT_CKPT" --num_clones=1)
+[ -f "$RUN_DIR/train_control/model.ckpt-$QAT_STEPS.index" ] ||
+run train_control "$PY" deeplab/train.py "${COMMON[@]}" "${TRAIN[@]}" "${FINE_TUNE[@]}" \
+  --train_logdir="$RUN_DIR/train_control"
+run eval_control "$PY" deeplab/eval.py "${COMMON[@]}" "${EVAL[@]}" \
+  --checkpoint_dir="$RUN_DIR/train_control" --eval_logdir="$RUN_DIR/eval_control" \
+  --eval_results_json="$RUN_DIR/eval_control.json"
 for s in "${SCHEMES[@]}"; do
   # A finished fine-tune is reused when the script runs again on the same RUN_DIR.
   [ -f "$RUN_DIR/train_$s/model.ckpt-$QAT_STEPS.index" ] ||
   # shellcheck disable=SC2046  (an absent scheme flag is no word)
   run "train_$s" "$PY" deeplab/train.py "${COMMON[@]}" "${TRAIN[@]}" $(scheme_flag "$s") \
-    --train_logdir="$RUN_DIR/train_$s" --quantize_delay_step=0 --num_clones=1 \
-    --adam_learning_rate=1e-4 --training_number_of_steps="$QAT_STEPS" \
-    --tf_initial_checkpoint="$FLOAT_CKPT"
+    "${FINE_TUNE[@]}" --train_logdir="$RUN_DIR/train_$s" --quantize_delay_step=0
   # shellcheck disable=SC2046
   run "eval_$s" "$PY" deeplab/eval.py "${COMMON[@]}" "${EVAL[@]}" $(scheme_flag "$s") \
     --checkpoint_dir="$RUN_DIR/train_$s" --eval_logdir="$RUN_DIR/eval_$s" \
@@ -131,7 +140,8 @@ REFUSED_4BIT="$(grep '^ERROR:' "$RUN_DIR/logs/convert_w4_backbone.log" | cut -c1
 log "   4-bit refused: $REFUSED_4BIT"
 
 log "5/6 report (graph mIoU, TFLite mIoU and latency, interleaved)"
-GRAPH_ROWS=(--graph_result="float graph=$RUN_DIR/eval_float.json")
+GRAPH_ROWS=(--graph_result="float graph=$RUN_DIR/eval_float.json"
+            --graph_result="float graph + same fine-tune=$RUN_DIR/eval_control.json")
 for s in "${SCHEMES[@]}"; do
   GRAPH_ROWS+=(--graph_result="QAT graph, ${LABEL[$s]}=$RUN_DIR/eval_$s.json")
 done

@@ -77,8 +77,8 @@ def apply(graph, options):
   Reads `is_training`, `weight_bits` and `per_channel` (for layers the pattern pass missed),
   `activation_bits`, `ema_decay`, `quant_delay`, `vars_collection`, `scope` (only ops under it
   are covered), `exclude_scopes` (never touched) and `scheme` (per-op settings; its float ops
-  are not covered). `symmetric` is not honoured: coverage
-  units have always used asymmetric ranges (per-channel weights excepted, which TFLite needs
+  are not covered). `symmetric` is not honoured (unless a scheme rule sets it): coverage units
+  have always used asymmetric ranges (per-channel weights excepted, which TFLite needs
   symmetric), and existing QAT checkpoints were trained so.
 
   Args:

@@ -239,3 +239,17 @@ def test_scheme_argument_type_is_checked():
   with pytest.raises(ValueError, match='scheme must be None, a slim.quantize.scheme.Scheme or '
                      'a JSON file path, got 3'):
     _Rewrite(3)
+
+
+class _PassThrough(quantizers.Quantizer):
+  """tfmot's "do not quantize this layer's activation", as a user quantizer."""
+
+  def quantize(self, inputs, spec):
+    return inputs
+
+
+def test_pass_through_quantizer_skips_only_the_activation():
+  units = _Units(_Rewrite(Scheme(rules=(Rule('^c2/', LayerConfig(
+      activation_quantizer=_PassThrough())),))))
+  assert 'c2/weights_quant' in units and 'c2/act_quant' not in units
+  assert 'c1/act_quant' in units and 'logits/weights_quant' in units
