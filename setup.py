@@ -21,6 +21,8 @@ setuptools.setup(
     python_requires='>=3.10',
     packages=setuptools.find_packages(include=['slim', 'slim.*', 'deeplab', 'deeplab.*',
                                                'datasets', 'datasets.*', 'benchmarks']),
+    # Data the modules read: DeepLab's released dense prediction cell config.
+    package_data={'deeplab.core': ['*.json']},
     install_requires=[
         'tf-slim==1.1.0',
         'absl-py',

@@ -29,7 +29,7 @@ def parse_crop(values, flag_name):
   return crop
 
 QUANTIZE_DELAY_HELP = 'Steps to start quantized training. If < 0, will not quantize model.'
-COLORMAP_TYPES = ('pascal', 'cityscapes', 'ade20k')
+COLORMAP_TYPES = ('pascal', 'cityscapes', 'ade20k', 'mapillary_vistas')
 
 
 @dataclasses.dataclass
