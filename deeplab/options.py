@@ -256,6 +256,25 @@ class ConvertOptions:
 
 
 @dataclasses.dataclass
+class PtqOptions(DatasetFlags):
+  """deeplab/ptq_to_tflite.py (new; common.py's --model_variant selects the input statistics)."""
+  float_graph_def_path: Optional[str] = flag(None, 'Float frozen graph (export_model.py without '
+                                             '--quantize_delay_step).', kind='string',
+                                             required=True)
+  output_tflite_path: Optional[str] = flag(None, 'Output TFLite model path.', kind='string',
+                                           required=True)
+  input_tensor_name: Optional[str] = flag(None, 'Input tensor of the TFLite model: the backbone '
+                                          'input, e.g. MobilenetV2/MobilenetV2/input:0.',
+                                          kind='string', required=True)
+  output_tensor_name: str = flag('ArgMax:0', 'Output tensor of the TFLite model.')
+  calibration_split: str = flag('train', 'Split whose images calibrate the ranges.')
+  num_calibration_images: int = flag(100, 'Number of calibration images.')
+  io_type: str = flag('uint8', 'Model input type (the kernels are int8 either way).',
+                      kind='enum', enum_values=('uint8', 'int8'))
+  model_variant: str = 'mobilenet_v2'
+
+
+@dataclasses.dataclass
 class ReportOptions(DatasetFlags):
   """deeplab/quantization_report.py (new)."""
   graph_result: List[str] = flag([], '"label=path" of an eval.py --eval_results_json file (a '
@@ -273,6 +292,19 @@ class ReportOptions(DatasetFlags):
                                       'every row to (in points); none: no such column.',
                                       kind='string')
   model_variant: str = 'mobilenet_v2'
+
+
+@dataclasses.dataclass
+class CompareHeadsOptions:
+  """deeplab/compare_heads.py (new)."""
+  report_json: Optional[str] = flag(None, 'report.json of quantization_report.py holding every '
+                                    'row of the compared models.', kind='string', required=True)
+  frozen_graph: List[str] = flag([], '"name=path" of a model\'s float frozen graph: rows whose '
+                                 'label starts with "name " get its MAdds.', kind='multi_string')
+  reference_suffix: str = flag('float + same fine-tune', 'Label suffix of each model\'s '
+                               'reference row (the "mIoU vs" column compares its rows to it).')
+  output_dir: Optional[str] = flag(None, 'Where report.md, report.json and the plot are written.',
+                                   kind='string', required=True)
 
 
 @dataclasses.dataclass
