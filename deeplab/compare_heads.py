@@ -113,8 +113,12 @@ def write_plot(rows, output_dir):
   return PLOT_PNG
 
 
-def main(unused_argv):
-  opts = options.from_flags(CompareHeadsOptions)
+def compare(opts):
+  """Writes the report of `opts` (a CompareHeadsOptions); returns the Markdown table.
+
+  Raises:
+    ValueError: unreadable --report_json, bad --frozen_graph, rows without model or reference.
+  """
   models = parse_models(opts.frozen_graph)
   try:
     with open(opts.report_json) as f:
@@ -127,7 +131,11 @@ def main(unused_argv):
   plot = write_plot(rows, opts.output_dir)
   extra = {k: v for k, v in measured.items() if k not in ('rows', 'machine')}
   extra.update(plot=plot, reference_suffix=opts.reference_suffix)
-  print(report.write(rows, opts.output_dir, columns(opts.reference_suffix), extra))
+  return report.write(rows, opts.output_dir, columns(opts.reference_suffix), extra)
+
+
+def main(unused_argv):
+  print(compare(options.from_flags(CompareHeadsOptions)))
 
 
 def run():
