@@ -16,7 +16,7 @@
 # Usage: bash scripts/mosaic_quantize.sh [RUN_DIR]
 #        QUICK=1 bash scripts/mosaic_quantize.sh   (short runs, small images: checks the pipeline)
 # Settings (environment; the QUICK=1 value in brackets):
-#   FLOAT_STEPS=1000 [150]  FLOAT_ANNEAL_STEPS=300 [50]  QAT_STEPS=150 [30]  CROP=129
+#   FLOAT_STEPS=1000 [150]  FLOAT_ANNEAL_STEPS=300 [50]  QAT_STEPS=100 [30]  CROP=129
 #   BATCH=8 [4]  BN_DECAY=0.9  SYNTHETIC_SIZE=256 [128]  NUM_TRAIN=600 [200]  NUM_VAL=100 [30]
 #   EXPORT_SIZE=SYNTHETIC_SIZE+1  CALIBRATION_IMAGES=100 [20]  LATENCY_ROUNDS=10 [5]
 #   RUN_DIR=runs/mosaic_quantize_<time>  SKIP_SETUP_ENV=1 (use the existing .venv)
@@ -32,7 +32,7 @@ export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 preset() { if [ "${QUICK:-0}" = 1 ]; then echo "$2"; else echo "$1"; fi; }
 FLOAT_STEPS="${FLOAT_STEPS:-$(preset 1000 150)}"
 FLOAT_ANNEAL_STEPS="${FLOAT_ANNEAL_STEPS:-$(preset 300 50)}"
-QAT_STEPS="${QAT_STEPS:-$(preset 150 30)}"
+QAT_STEPS="${QAT_STEPS:-$(preset 100 30)}"
 CROP="${CROP:-129}"
 BATCH="${BATCH:-$(preset 8 4)}"
 BN_DECAY="${BN_DECAY:-0.9}"
