@@ -43,6 +43,8 @@ setuptools.setup(
             'deeplab_vis=deeplab.vis:run',
             'deeplab_export_model=deeplab.export_model:run',
             'deeplab_convert_to_tflite=deeplab.convert_to_tflite:run',
+            'deeplab_ptq_to_tflite=deeplab.ptq_to_tflite:run',
+            'deeplab_compare_heads=deeplab.compare_heads:run',
             'deeplab_evaluate_tflite=deeplab.evaluate_tflite:run',
             'deeplab_quantization_report=deeplab.quantization_report:run',
             'slim_train_image_classifier=slim.train_image_classifier:run',

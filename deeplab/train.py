@@ -151,7 +151,7 @@ def main(unused_argv):
   num_classes = data_generator.get_dataset_descriptor(opts.dataset).num_classes
   model_options = common.model_options_from_flags(
       flags.FLAGS, {common.OUTPUT_TYPE: num_classes}, crop_size=crop_size,
-      atrous_rates=opts.atrous_rates, output_stride=opts.output_stride)
+      **opts.head_kwargs())
   train(opts, model_options, image_pyramid=flags.FLAGS.image_pyramid)
 
 
