@@ -12,6 +12,7 @@ import dataclasses
 import os
 from typing import List, Optional, Sequence
 
+from slim.quantize import scheme as scheme_lib
 from slim.runtime import options
 
 from deeplab import common
@@ -97,8 +98,27 @@ class HeadFlags:
 
 @dataclasses.dataclass
 class QuantizeFlags:
-  """The QAT switch of train/eval/vis/export."""
+  """The QAT switch of train/eval/vis/export, and the scheme of a selective rewrite."""
   quantize_delay_step: int = flag(-1, QUANTIZE_DELAY_HELP)
+  quantize_scheme: Optional[str] = flag(
+      None, 'New: JSON quantization scheme (g3doc/scheme.md): per-scope rules leaving layers '
+      'float or choosing bits, per-channel ranges and quantizers. Needs '
+      '--quantize_delay_step >= 0; give the same file to train, eval, vis and export.',
+      kind='string')
+
+  def load_quantize_scheme(self):
+    """The `slim.quantize.scheme.Scheme` of --quantize_scheme, or None without the flag.
+
+    Raises:
+      ValueError: a bad file (one line naming it and the key), or the flag without
+        --quantize_delay_step >= 0.
+    """
+    if not self.quantize_scheme:
+      return None
+    if self.quantize_delay_step < 0:
+      raise ValueError('--quantize_scheme=%s needs --quantize_delay_step >= 0 (the scheme '
+                       'configures the QAT rewrite)' % self.quantize_scheme)
+    return scheme_lib.load(self.quantize_scheme, flag='quantize_scheme')
 
 
 @dataclasses.dataclass

@@ -74,7 +74,8 @@ def build_train_op(opts, model_options, samples, num_classes, ignore_label, imag
   tf.compat.v1.summary.scalar('total_loss', total_loss)
 
   # The QAT rewrite must see the forward graph only: before the optimizer builds gradients.
-  train_utils.maybe_quantize_training_graph(opts.quantize_delay_step, opts.num_clones)
+  train_utils.maybe_quantize_training_graph(opts.quantize_delay_step, opts.num_clones,
+                                            opts.load_quantize_scheme())
   optimizer = _optimizer(opts, learning_rate)
   last_layers = model.get_extra_layer_scopes(opts.last_layers_contain_logits_only)
   grads_and_vars = optimizer.compute_gradients(total_loss)

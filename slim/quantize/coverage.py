@@ -76,7 +76,8 @@ def apply(graph, options):
 
   Reads `is_training`, `weight_bits` and `per_channel` (for layers the pattern pass missed),
   `activation_bits`, `ema_decay`, `quant_delay`, `vars_collection`, `scope` (only ops under it
-  are covered) and `exclude_scopes` (never touched). `symmetric` is not honoured: coverage
+  are covered), `exclude_scopes` (never touched) and `scheme` (per-op settings; its float ops
+  are not covered). `symmetric` is not honoured: coverage
   units have always used asymmetric ranges (per-channel weights excepted, which TFLite needs
   symmetric), and existing QAT checkpoints were trained so.
 
@@ -96,15 +97,20 @@ def apply(graph, options):
       continue
     if tflite_target.is_atrous_prologue(op):
       continue
+    # A scheme's float ops get no unit (but a boundary range when quantized ops read them).
+    resolved = quantize.ResolveUnit(options, op, op.outputs[0].consumers())
+    if resolved is None:
+      continue
+    op_options = resolved[0]
     if op.type in PRESERVE_TYPES:
-      _CoverWithRange(op, _RangeOf(_QuantizedInputs(op)[0]), OUTPUT_QUANT, options)
+      _CoverWithRange(op, _RangeOf(_QuantizedInputs(op)[0]), OUTPUT_QUANT, op_options)
     elif op.type in CONCAT_TYPES:
-      _CoverConcat(op, options)
+      _CoverConcat(op, op_options)
     elif op.type in FIXED_TYPES:
       low, high = tflite_target.fixed_output_range(op.type)
-      _CoverFixed(op, low, high, options)
+      _CoverFixed(op, low, high, op_options)
     elif op.type in COMPUTE_TYPES:
-      _CoverCompute(op, options)
+      _CoverCompute(op, op_options)
 
 
 def QuantizeRemaining(graph,
@@ -291,7 +297,7 @@ def _CoverLayer(op, options):
     consumers = input_to_ops.InputToOps(op.graph).ConsumerOperations(weight.op)
     quantize.InsertQuantOp(
         quantize.GetContextFromOp(op), quantize.WEIGHTS_QUANT, weight.op, consumers, options,
-        layer_type=op.type)
+        layer_type=op.type, owner=op)
   if (not tflite_target.output_fused_into_layer(op) and
       not common.FollowedByFakeQuant(op.outputs[0])):
     _CoverCompute(op, options)
