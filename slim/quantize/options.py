@@ -26,6 +26,11 @@ DEFAULT_EMA_DECAY = 0.999
 # FakeQuant kernels accept 2..16 bits.
 MIN_BITS = 2
 MAX_BITS = 16
+# Training-time batch-norm folds (`fold_batch_norms`): one convolution whose unfolded output
+# feeds the batch statistics, or tf.contrib.quantize's two (one for statistics, one folded).
+FOLD_ONE_CONV = 'one_conv'
+FOLD_CONTRIB = 'contrib'
+FOLD_MODES = (FOLD_ONE_CONV, FOLD_CONTRIB)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +55,10 @@ class QuantizeOptions:
     exclude_scopes: op-name prefixes the rewriter never touches; any iterable of strings,
       stored as a tuple.
     full_coverage: give every remaining float tensor a range (`coverage.apply`).
+    fold_mode: how a training rewrite folds batch norms that use batch statistics:
+      FOLD_ONE_CONV (the layer runs once; see g3doc/rewriter.md for the measurement behind
+      the default) or FOLD_CONTRIB (tf.contrib.quantize's graph, the layer runs twice). Both
+      create the same variables, so checkpoints move freely between them.
 
   Raises:
     ValueError: from the constructor (and `replace`) when a field has an unusable value; the
@@ -67,6 +76,7 @@ class QuantizeOptions:
   per_channel: bool = False
   exclude_scopes: Tuple[str, ...] = ()
   full_coverage: bool = True
+  fold_mode: str = FOLD_ONE_CONV
 
   def __post_init__(self):
     for name in ('is_training', 'symmetric', 'per_channel', 'full_coverage'):
@@ -83,6 +93,8 @@ class QuantizeOptions:
       delay = getattr(self, name)
       if delay is not None and (not _IsReal(delay) or not math.isfinite(delay)):
         _Fail(name, delay, 'None or a step count')
+    if self.fold_mode not in FOLD_MODES:
+      _Fail('fold_mode', self.fold_mode, 'one of %s' % ', '.join(repr(m) for m in FOLD_MODES))
     if not isinstance(self.vars_collection, str) or not self.vars_collection:
       _Fail('vars_collection', self.vars_collection, 'a collection name')
     if self.scope is not None and not isinstance(self.scope, str):

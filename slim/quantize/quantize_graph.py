@@ -40,14 +40,15 @@ _TRAINING_OPS = frozenset([
 
 def _create_graph(input_graph=None, is_training=True, weight_bits=8, activation_bits=8,
                   symmetric=False, quant_delay=None, freeze_bn_delay=None, scope=None,
-                  per_channel=False, exclude_scopes=(), full_coverage=True):
+                  per_channel=False, exclude_scopes=(), full_coverage=True,
+                  fold_mode=options_lib.FOLD_ONE_CONV):
   """Rewrites `input_graph` (default graph if None) in place. See the public functions."""
   # Built first so a bad argument fails before the graph is looked at.
   options = options_lib.QuantizeOptions(
       is_training=is_training, weight_bits=weight_bits, activation_bits=activation_bits,
       symmetric=symmetric, quant_delay=quant_delay, freeze_bn_delay=freeze_bn_delay,
       scope=scope, per_channel=per_channel, exclude_scopes=exclude_scopes,
-      full_coverage=full_coverage)
+      full_coverage=full_coverage, fold_mode=fold_mode)
   if input_graph is None:
     input_graph = tf.compat.v1.get_default_graph()
   _check_for_training_ops(input_graph)
@@ -89,7 +90,7 @@ def create_eval_graph(input_graph=None):
 def experimental_create_training_graph(input_graph=None, weight_bits=8, activation_bits=8,
                                        symmetric=False, quant_delay=0, freeze_bn_delay=None,
                                        scope=None, *, per_channel=False, exclude_scopes=(),
-                                       full_coverage=True):
+                                       full_coverage=True, fold_mode=options_lib.FOLD_ONE_CONV):
   """Training rewrite with all knobs. Keyword-only arguments are this project's additions.
 
   Args:
@@ -103,6 +104,8 @@ def experimental_create_training_graph(input_graph=None, weight_bits=8, activati
     per_channel: per-output-channel weight ranges (int8 per-channel TFLite).
     exclude_scopes: op-name prefixes the rewriter must not touch.
     full_coverage: also quantize every remaining float tensor (slim.quantize.coverage).
+    fold_mode: how batch norms with batch statistics are folded
+      (`QuantizeOptions.fold_mode`: 'one_conv', the default, or 'contrib').
 
   Raises:
     ValueError: if the graph already contains optimizer ops.
@@ -110,7 +113,8 @@ def experimental_create_training_graph(input_graph=None, weight_bits=8, activati
   _create_graph(input_graph=input_graph, is_training=True, weight_bits=weight_bits,
                 activation_bits=activation_bits, symmetric=symmetric, quant_delay=quant_delay,
                 freeze_bn_delay=freeze_bn_delay, scope=scope, per_channel=per_channel,
-                exclude_scopes=exclude_scopes, full_coverage=full_coverage)
+                exclude_scopes=exclude_scopes, full_coverage=full_coverage,
+                fold_mode=fold_mode)
 
 
 def experimental_create_eval_graph(input_graph=None, weight_bits=8, activation_bits=8,
