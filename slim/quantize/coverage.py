@@ -87,7 +87,10 @@ def apply(graph, options):
   """
   options = options.replace(symmetric=False)
   forward = _ForwardOps(graph)
-  for op in list(graph.get_operations()):
+  # Layers first: a folded layer's clone is created after the ops that read its fold tail (the
+  # activation), which must see its quantized weights. Layer coverage needs no quantized input.
+  ops = sorted(graph.get_operations(), key=lambda op: op.type not in LAYER_TYPES)
+  for op in ops:
     if op not in forward or not _Eligible(op, options):
       continue
     if op.type in LAYER_TYPES:
@@ -191,14 +194,29 @@ def _IsQuantized(tensor):
   return op.type in common.FAKE_QUANT_TYPES or op.name.endswith(quantize.DELAYED_QUANT_MERGE)
 
 
+def _LayerBehindFoldTail(tensor):
+  """The op producing `tensor`, or the layer behind it when `tensor` ends a BN-fold tail."""
+  op = tensor.op
+  while op.name.endswith(FOLD_TAIL_SUFFIXES):
+    inner = [t.op for t in op.inputs
+             if t.op.name.endswith(FOLD_TAIL_SUFFIXES) or tflite_target.is_layer(t.op)]
+    if not inner:
+      break
+    op = inner[0]
+  return op
+
+
 def _QuantizedInputs(op):
-  """Float inputs that carry a range, counting a layer output with quantized weights (TFLite
-  fuses the bias add that follows, so its range comes from the op after it)."""
+  """Float inputs that carry a range, counting a layer output with quantized weights, also
+  through its BN-fold tail (TFLite fuses the bias add or fold tail that follows, so its range
+  comes from the op after it; the pattern pass does not match every layer type, e.g. a folded
+  transposed conv)."""
   def has_range(t):
     if _IsQuantized(t):
       return True
-    index = tflite_target.weight_input_index(t.op.type)
-    return index is not None and _IsQuantized(t.op.inputs[index])
+    layer = _LayerBehindFoldTail(t)
+    index = tflite_target.weight_input_index(layer.type)
+    return index is not None and _IsQuantized(layer.inputs[index])
   return [t for t in op.inputs if t.dtype == tf.float32 and has_range(t)]
 
 
