@@ -7,6 +7,9 @@ hand-quantized frozen graph.
   fixture in tests/deeplab/conftest.py), so they do not depend on slim.nets. It reproduces only
   what model.py consumes: a [N, ceil(h/OS), ceil(w/OS), 320] feature map and the MobilenetV2
   decoder end point at output stride 4.
+- `STAND_IN_PATCHES` / `deeplab_train_with_stand_in`: the feature_extractor attributes the
+  stand-in replaces, and deeplab/train.py's entry point with them patched in (subprocess tests
+  that launch trainers, e.g. a loopback cluster, run `python -c` on it).
 - `tiny_quantized_graph`: ImageTensor uint8 [1, 8, 8, 3] -> FakeQuant input `input` -> 1x1 conv
   (quantized weights) + bias -> Relu6 (ranged) -> `ArgMax`, frozen: converts fully integer.
 """
@@ -40,6 +43,23 @@ def fake_extract_features(images, output_stride=8, reuse=None, **unused_kwargs):
     end_points = {STAND_IN_SCOPE + '/layer_4/depthwise_output': net}
     net = tf_slim.conv2d(net, STAND_IN_DEPTH, 3, stride=output_stride // 4, scope='body')
   return net, end_points
+
+
+# feature_extractor attribute -> its stand-in (the `stand_in_backbone` fixture patches these).
+STAND_IN_PATCHES = {
+    'extract_features': fake_extract_features,
+    'decoder_end_points': lambda variant: {4: 'layer_4/depthwise_output'},
+    'name_scope': lambda variant: STAND_IN_SCOPE,
+}
+
+
+def deeplab_train_with_stand_in():
+  """Runs deeplab/train.py's entry point (flags from sys.argv) on the stand-in backbone."""
+  from deeplab import train  # pylint: disable=g-import-not-at-top
+  from deeplab.core import feature_extractor  # pylint: disable=g-import-not-at-top
+  for name, value in STAND_IN_PATCHES.items():
+    setattr(feature_extractor, name, value)
+  train.run()
 
 
 def tiny_quantized_graph():
