@@ -3,11 +3,7 @@ loopback cluster (1 ps + 2 deeplab/train.py workers on the stand-in backbone, as
 """
 import json
 import os
-import re
 import signal
-import socket
-import subprocess
-import sys
 import time
 
 import pytest
@@ -21,12 +17,11 @@ from deeplab.core import feature_extractor
 from slim.runtime import distributed
 from tests import helpers
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))))
 STEPS = 20
 QUANTIZE_FROM = 10
 # A subprocess of the cluster that outlives this is killed and the test fails.
 CLUSTER_TIMEOUT_SECS = 420
+TRAINER = ['-c', 'from tests import helpers; helpers.deeplab_train_with_stand_in()']
 
 
 def _tf_config(job='worker', index=0, ps=1, workers=2):
@@ -136,7 +131,7 @@ def testDeeplabTrain_ReplicasWithoutClusterIsAnError(monkeypatch):
     deeplab_train.train(opts, common.ModelOptions({common.OUTPUT_TYPE: 3}, crop_size=[33, 33]))
 
 
-# --- A loopback cluster of subprocesses -------------------------------------------------------
+# --- A loopback cluster of subprocesses (tests.helpers.LoopbackCluster) -----------------------
 
 
 @pytest.fixture(scope='module')
@@ -145,74 +140,6 @@ def dataset_dir(tmp_path_factory):
   synthetic.generate(folder, num_train=4, num_val=1, size=48)
   synthetic.convert(folder)
   return os.path.join(folder, 'tfrecord')
-
-
-def _free_ports(count):
-  """Ports the OS gives to sockets bound to port 0 (all bound at once, so distinct)."""
-  sockets = [socket.socket() for _ in range(count)]
-  try:
-    for s in sockets:
-      s.bind(('localhost', 0))
-    return [s.getsockname()[1] for s in sockets]
-  finally:
-    for s in sockets:
-      s.close()
-
-
-class _Cluster(object):
-  """1 ps + N deeplab/train.py workers (stand-in backbone) on loopback, one log file each."""
-
-  def __init__(self, folder, flags, num_workers=2):
-    ports = _free_ports(1 + num_workers)
-    self.spec = {'ps': ['localhost:%d' % ports[0]],
-                 'worker': ['localhost:%d' % p for p in ports[1:]]}
-    self.folder = folder
-    self.flags = flags
-    self.procs = {}
-
-  def start(self, job, index):
-    name = '%s%d' % (job, index)
-    env = dict(os.environ, TF_CONFIG=json.dumps(
-        {'cluster': self.spec, 'task': {'type': job, 'index': index}}))
-    with open(self.log_path(name), 'a') as log:
-      self.procs[name] = subprocess.Popen(
-          [sys.executable, '-c', 'from tests import helpers; helpers.deeplab_train_with_stand_in()']
-          + self.flags, cwd=_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-
-  def start_all(self):
-    self.start('ps', 0)
-    for i in range(len(self.spec['worker'])):
-      self.start('worker', i)
-
-  def log_path(self, name):
-    return os.path.join(self.folder, name + '.log')
-
-  def log(self, name):
-    with open(self.log_path(name), errors='replace') as f:
-      return f.read()
-
-  def logged_steps(self, name):
-    return [int(s) for s in re.findall(r'global step (\d+): loss', self.log(name))]
-
-  def wait(self, deadline):
-    """Exit codes by task once all exited; kills them all at `deadline` (then fails)."""
-    codes = {}
-    for name, proc in self.procs.items():
-      try:
-        codes[name] = proc.wait(timeout=max(1, deadline - time.time()))
-      except subprocess.TimeoutExpired:
-        self.kill()
-        pytest.fail('%s still running at the deadline; logs:\n%s' % (name, self.tails()))
-    return codes
-
-  def tails(self):
-    return '\n'.join('--- %s\n%s' % (n, self.log(n)[-3000:]) for n in sorted(self.procs))
-
-  def kill(self):
-    for proc in self.procs.values():
-      if proc.poll() is None:
-        proc.kill()
-        proc.wait()
 
 
 def _flags(logdir, dataset, steps=STEPS, extra=()):
@@ -225,7 +152,7 @@ def _flags(logdir, dataset, steps=STEPS, extra=()):
 def _check_finished(cluster, logdir, steps=STEPS, overshoot=0):
   """All exited 0; the chief's last checkpoint is at `steps` (asynchronous workers may have
   added `overshoot` more) and holds moved QAT ranges; both workers trained."""
-  codes = cluster.wait(time.time() + CLUSTER_TIMEOUT_SECS)
+  codes = cluster.wait(CLUSTER_TIMEOUT_SECS)
   assert codes == {'ps0': 0, 'worker0': 0, 'worker1': 0}, cluster.tails()
   latest = tf.train.latest_checkpoint(logdir)
   assert latest, cluster.tails()
@@ -246,7 +173,7 @@ def _check_finished(cluster, logdir, steps=STEPS, overshoot=0):
 @pytest.mark.timeout(CLUSTER_TIMEOUT_SECS + 60)
 def testLoopbackCluster_SyncQatTrainsToTheLastStepAndEndsByItself(tmp_path, dataset_dir):
   logdir = str(tmp_path / 'train')
-  cluster = _Cluster(str(tmp_path), _flags(logdir, dataset_dir))
+  cluster = helpers.LoopbackCluster(str(tmp_path), TRAINER + _flags(logdir, dataset_dir))
   try:
     cluster.start_all()
     _check_finished(cluster, logdir)
@@ -262,7 +189,7 @@ def testLoopbackCluster_SyncQatTrainsToTheLastStepAndEndsByItself(tmp_path, data
 def testLoopbackCluster_KilledWorkerRestartedRejoins(tmp_path, dataset_dir):
   logdir = str(tmp_path / 'train')
   steps = 40
-  cluster = _Cluster(str(tmp_path), _flags(logdir, dataset_dir, steps=steps))
+  cluster = helpers.LoopbackCluster(str(tmp_path), TRAINER + _flags(logdir, dataset_dir, steps=steps))
   try:
     cluster.start_all()
     deadline = time.time() + CLUSTER_TIMEOUT_SECS
@@ -287,7 +214,7 @@ def testLoopbackCluster_KilledWorkerRestartedRejoins(tmp_path, dataset_dir):
 @pytest.mark.timeout(CLUSTER_TIMEOUT_SECS + 60)
 def testLoopbackCluster_AsynchronousStartupDelay(tmp_path, dataset_dir):
   logdir = str(tmp_path / 'train')
-  cluster = _Cluster(str(tmp_path), _flags(logdir, dataset_dir, extra=(
+  cluster = helpers.LoopbackCluster(str(tmp_path), TRAINER + _flags(logdir, dataset_dir, extra=(
       '--sync_replicas=false', '--startup_delay_steps=5')))
   try:
     cluster.start_all()
