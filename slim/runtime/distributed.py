@@ -335,7 +335,8 @@ class Worker(object):
       if self.is_chief:
         self._ps_done = [_ps_done_queue(i, replica.num_replicas).enqueue(0)
                          for i in range(replica.num_ps_tasks)]
-        self._wait_workers = self._workers_done.dequeue_many(replica.num_replicas - 1)
+        self._wait_workers = (self._workers_done.dequeue_many(replica.num_replicas - 1)
+                              if replica.num_replicas > 1 else None)
       else:
         self._report_done = self._workers_done.enqueue(replica.task)
         self._ready_op = tf.compat.v1.report_uninitialized_variables()
@@ -397,7 +398,7 @@ class Worker(object):
       return
     if self._release_tokens is not None:
       sess.run(self._release_tokens)
-    if self.replica.num_replicas > 1:
+    if self._wait_workers is not None:
       try:
         sess.run(self._wait_workers,
                  options=tf.compat.v1.RunOptions(timeout_in_ms=FINISH_WAIT_SECS * 1000))
