@@ -143,11 +143,16 @@ class TrainOptions(InputResize, MasterFlags, DatasetFlags, HeadFlags, QuantizeFl
   """deeplab/train.py."""
   num_clones: int = flag(1, 'Number of clones to deploy.')
   clone_on_cpu: bool = flag(False, 'Use CPUs to deploy clones.')
+  # The cluster flags (slim.runtime.distributed; TF_CONFIG, when set, gives the same facts).
   num_replicas: int = flag(1, 'Number of worker replicas.')
   startup_delay_steps: int = flag(15, 'Number of training steps between replicas startup.')
   num_ps_tasks: int = flag(0, 'The number of parameter servers. If the value is 0, then the '
                            'parameters are handled locally by the worker.')
   task: int = flag(0, 'The task ID.')
+  sync_replicas: bool = flag(True, 'New: with several replicas, average their gradients each '
+                             'step (SyncReplicasOptimizer, --num_replicas of them); false: '
+                             'asynchronous updates as the original, replica t starting at '
+                             'global step t * --startup_delay_steps.')
   train_logdir: Optional[str] = flag(None, 'Where the checkpoint and logs are stored.',
                                      kind='string', required=True)
   log_steps: int = flag(10, 'Display logging information at every log_steps.')
