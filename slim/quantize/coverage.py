@@ -191,6 +191,10 @@ def _QuantizedInputs(op):
   def has_range(t):
     if _IsQuantized(t):
       return True
+    if t.op.name.endswith(FOLD_TAIL_SUFFIXES):
+      # Inside a folded layer's tail (training form: Conv2D_Fold -> post_conv_mul -> ...):
+      # the values still come from the layer.
+      return any(has_range(i) for i in t.op.inputs if i.dtype == tf.float32)
     index = tflite_target.weight_input_index(t.op.type)
     return index is not None and _IsQuantized(t.op.inputs[index])
   return [t for t in op.inputs if t.dtype == tf.float32 and has_range(t)]
