@@ -291,12 +291,24 @@ def _CoverFixed(op, low, high, options):
 def _CoverCompute(op, options):
   consumers = set(op.outputs[0].consumers())
   # The BN-fold tail of a layer is one TFLite op with the layer; the original patterns range its
-  # end (act_quant/conv_quant), so its intermediate ops need none.
-  if op.name.endswith(FOLD_TAIL_SUFFIXES):
+  # end (act_quant/conv_quant), so its intermediate ops need none. Unless the pre-activation
+  # tensor also feeds another op (an FPN level read both by the head and through relu6 by the
+  # next level): that consumer needs the tail's own range.
+  if op.name.endswith(FOLD_TAIL_SUFFIXES) and _RangedDownstream(consumers):
     return
   if tflite_target.bias_add_fused_with_activation(op, consumers):
     return
   quantize.InsertQuantOp(op.name, OUTPUT_QUANT, op, consumers, options, config=OUTPUT_CONFIG)
+
+
+def _RangedDownstream(consumers):
+  """Whether every consumer gives the tensor its range: a FakeQuant or the rewriter's own op,
+  another fold-tail op, or an activation TFLite fuses into the layer that carries a range."""
+  return all(
+      c.type in common.FAKE_QUANT_TYPES or any(f in c.name for f in _REWRITER_FRAGMENTS) or
+      c.name.endswith(FOLD_TAIL_SUFFIXES) or
+      (c.type in common.ACTIVATION_TYPES and common.FollowedByFakeQuant(c.outputs[0]))
+      for c in consumers)
 
 
 def _CoverLayer(op, options):
