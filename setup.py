@@ -20,12 +20,17 @@ setuptools.setup(
                  'slim recipes, and 8-bit TFLite deployment on TensorFlow 2.21.'),
     python_requires='>=3.10',
     packages=setuptools.find_packages(include=['slim', 'slim.*', 'deeplab', 'deeplab.*',
-                                               'datasets', 'datasets.*', 'benchmarks']),
+                                               'datasets', 'datasets.*', 'benchmarks',
+                                               'mobilebert', 'mobilebert.*']),
+    # MobileBERT's released configs are data files of the package.
+    package_data={'mobilebert': ['config/*.json']},
     install_requires=[
         'tf-slim==1.1.0',
         'absl-py',
         'pillow',
         'numpy',
+        # MobileBERT's WordPiece tokenizer (BertWordPieceTokenizer over a vocab file).
+        'tokenizers',
     ],
     extras_require={
         'cpu': ['tensorflow-cpu==' + _TF_VERSION],
@@ -58,6 +63,8 @@ setuptools.setup(
             'remove_gt_colormap=datasets.remove_gt_colormap:run',
             'datasets_synthetic=datasets.synthetic:run',
             'datasets_synthetic_classification=datasets.synthetic_classification:run',
+            'mobilebert_run_squad=mobilebert.run_squad:run',
+            'mobilebert_synthetic_squad=mobilebert.synthetic_squad:run',
         ],
     },
 )
