@@ -361,7 +361,9 @@ class BertModel(object):
             builder, input_ids, token_type_ids)
       with tf1.variable_scope('encoder'):
         # [B, 1, 1, T]: multiply by the mask, then add -6 where masked.
-        mask = tf.cast(input_mask, tf.float32)[:, None, None, :]
+        # Reshaped before the cast: in an int8 model the only float ops are then the cast and
+        # its quantization (nothing between them).
+        mask = tf.cast(input_mask[:, None, None, :], tf.float32)
         mask_scores = (mask, (1.0 - mask) * -6.0)
         self.all_encoder_layers = [self.embedding_output]
         output = self.embedding_output

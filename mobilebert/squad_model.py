@@ -15,7 +15,10 @@ Quantization (`quantizer`):
 import tensorflow as tf
 
 import slim.quantize as contrib_quantize
+from mobilebert import hand_quantize
 from mobilebert import modeling
+from slim.quantize import common
+from slim.quantize import quantize
 
 tf1 = tf.compat.v1
 
@@ -79,5 +82,7 @@ def quantize_graph(quantizer, is_training, graph=None):
 
 
 def expected_missing_in_float_checkpoint(name):
-  """QAT range variables a float checkpoint lacks (fine-tuning QAT from float)."""
-  return name.endswith(('/min', '/max')) or name == 'fake_quantization_step'
+  """Whether `name` is a QAT range variable (min/max and their EMA debias state), which a float
+  checkpoint lacks when QAT fine-tunes from it."""
+  return (name == common.QUANTIZATION_STEP_NAME or quantize.UNIT_NAME_SUFFIX + '/' in name or
+          hand_quantize.ACT_PREFIX in name or hand_quantize.WEIGHT_PREFIX in name)

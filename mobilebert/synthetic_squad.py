@@ -1,17 +1,17 @@
 """An embedded, deterministic SQuAD v1.1-style QA set with its own small WordPiece vocab.
 
 No real dataset can be downloaded here, so the MobileBERT recipe trains on passages about
-invented towns. Each passage describes several towns, one fact per sentence, in shuffled order:
+invented towns. Each passage describes two towns, one fact per sentence, in shuffled order:
 
-  "vorenka lies on the river tamsel . the mayor of brisolt is anna kovar . vorenka exports copper
-   . brisolt was founded in 1712 . ..."
+  "kelso lies on the river tamsel . the mayor of oban is anna kovar . kelso exports copper .
+   oban was founded in 1710 . ..."
 
-and each question asks one fact of one town ("who is the mayor of brisolt ?" -> "anna kovar").
+and each question asks one fact of one town ("who is the mayor of oban ?" -> "anna kovar").
 Answering needs the question's town to be matched with the right sentence among the distractor
 towns' sentences, i.e. attention across the question and the passage; a 2-layer model learns it
-in minutes. Town, river and person names are built from syllables, and the vocab holds only the
+in minutes. River names and surnames are built from syllables, and the vocab holds only the
 syllables (`vo`, `##ren`, `##ka`), so WordPiece splits names into several pieces and answer
-spans cross piece boundaries, as on real SQuAD.
+spans cross piece boundaries, as on real SQuAD. Towns are whole-word tokens.
 
 Written files: `train-v1.1.json`, `dev-v1.1.json` (the SQuAD v1.1 JSON schema) and `vocab.txt`.
 
@@ -36,6 +36,11 @@ SPECIAL_TOKENS = ('[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]')
 # Name parts: a name is 2-3 syllables; the first is a word, the others '##' continuations.
 SYLLABLES = ('ka', 'vo', 'ren', 'bri', 'sol', 'tam', 'sel', 'dra', 'mir', 'lo', 'zen', 'pa',
              'tur', 'nek', 'vis', 'ga', 'lin', 'hor', 'mu', 'fen', 'ost', 'ri', 'bel', 'kor')
+# Towns are whole words (one WordPiece each): the question's town is matched to its sentences
+# by identity, which a 2-layer model learns in minutes.
+TOWNS = ('arden', 'belmor', 'carvin', 'dunmore', 'elwick', 'farrow', 'glenby', 'harlow',
+         'ilford', 'jarrow', 'kelso', 'lanark', 'melrose', 'nairn', 'oban', 'peebles', 'quorn',
+         'rhyl', 'selby', 'thirsk', 'ulver', 'wigton', 'yarm', 'zennor')
 FIRST_NAMES = ('anna', 'boris', 'clara', 'dmitri', 'elena', 'felix', 'greta', 'hugo', 'irina',
                'jonas', 'katya', 'lukas', 'marta', 'nikolai', 'olga', 'pavel')
 GOODS = ('copper', 'wool', 'salt', 'timber', 'grain', 'wine', 'iron', 'glass', 'silk', 'cheese',
@@ -56,7 +61,7 @@ TEMPLATE_WORDS = ('lies', 'on', 'the', 'river', 'mayor', 'of', 'is', 'exports', 
 
 def vocab_tokens():
   """The vocab, in id order: special tokens, words, syllables and their '##' continuations."""
-  words = list(TEMPLATE_WORDS) + list(FIRST_NAMES) + list(GOODS) + list(YEARS)
+  words = list(TEMPLATE_WORDS) + list(TOWNS) + list(FIRST_NAMES) + list(GOODS) + list(YEARS)
   return (list(SPECIAL_TOKENS) + words + list(SYLLABLES) + ['##' + s for s in SYLLABLES])
 
 
@@ -66,11 +71,7 @@ def _name(rng):
 
 def _passage(rng, towns_per_passage):
   """(context, [(question, answer text, answer_start)]) for one passage."""
-  towns = []
-  while len(towns) < towns_per_passage:
-    town = _name(rng)
-    if town not in towns:
-      towns.append(town)
+  towns = [str(t) for t in rng.choice(TOWNS, size=towns_per_passage, replace=False)]
   answers = {}
   for town in towns:
     answers[town] = {
@@ -112,14 +113,14 @@ def generate(num_examples, seed, towns_per_passage=2, questions_per_passage=4, p
   return {'version': '1.1', 'data': [{'title': 'towns', 'paragraphs': paragraphs}]}
 
 
-def write(output_dir, num_train, num_dev, seed=0):
+def write(output_dir, num_train, num_dev, seed=0, towns_per_passage=2):
   """Writes the train/dev JSON files and vocab.txt into `output_dir`; returns their paths."""
   os.makedirs(output_dir, exist_ok=True)
   paths = {}
   for name, num, split_seed in ((TRAIN_FILE, num_train, seed), (DEV_FILE, num_dev, seed + 1)):
     paths[name] = os.path.join(output_dir, name)
     fileio.atomic_write_text(paths[name], json.dumps(
-        generate(num, split_seed, prefix=name.split('-')[0])))
+        generate(num, split_seed, towns_per_passage, prefix=name.split('-')[0])))
   paths[VOCAB_FILE] = os.path.join(output_dir, VOCAB_FILE)
   fileio.atomic_write_text(paths[VOCAB_FILE], '\n'.join(vocab_tokens()) + '\n')
   return paths
@@ -133,11 +134,13 @@ class SyntheticSquadOptions:
   num_train: int = options.flag(4000, 'Training questions.')
   num_dev: int = options.flag(400, 'Dev questions.')
   seed: int = options.flag(0, 'Random seed (the dev split uses seed + 1).')
+  towns_per_passage: int = options.flag(2, 'Towns described by each passage (1: no distractor).')
 
 
 def main(unused_argv):
   opts = options.from_flags(SyntheticSquadOptions)
-  for name, path in write(opts.output_dir, opts.num_train, opts.num_dev, opts.seed).items():
+  for name, path in write(opts.output_dir, opts.num_train, opts.num_dev, opts.seed,
+                           opts.towns_per_passage).items():
     print('%s: %s' % (name, path))
 
 
