@@ -65,6 +65,7 @@ setuptools.setup(
             'datasets_synthetic_classification=datasets.synthetic_classification:run',
             'mobilebert_run_squad=mobilebert.run_squad:run',
             'mobilebert_synthetic_squad=mobilebert.synthetic_squad:run',
+            'mobilebert_quantization_report=mobilebert.quantization_report:run',
         ],
     },
 )

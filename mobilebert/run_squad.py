@@ -2,7 +2,8 @@
 
 The original google-research `run_squad.py`'s flags and defaults, in graph mode without
 Estimator or TPU. New flags: --quantizer (which QAT placement --use_quantized_training uses),
---num_train_steps, --checkpoint, --predict_tflite, --results_file, --seed, --log_steps.
+--num_train_steps, --checkpoint, --predict_tflite, --predict_exported, --results_file, --seed,
+--log_steps, --save_checkpoints_secs.
 
   python -m mobilebert.run_squad --bert_config_file=config.json --vocab_file=vocab.txt \\
       --train_file=train-v1.1.json --do_train --output_dir=/tmp/float
@@ -80,6 +81,9 @@ class SquadOptions:
   predict_tflite: Optional[str] = options.flag(
       None, 'New: with --do_predict, evaluate this .tflite model instead of the graph.',
       kind='string')
+  predict_exported: bool = options.flag(
+      False, 'New: with --export_dir and --predict_file, evaluate every exported TFLite model '
+      '(results in <model>.tflite.results.json).')
   results_file: Optional[str] = options.flag(
       None, 'New: write the --do_predict EM/F1 (points) as JSON here.', kind='string')
   seed: int = options.flag(0, 'New: random seed of initialization and shuffling.')
@@ -92,8 +96,8 @@ def _validate(opts):
     raise ValueError('At least one of --do_train, --do_predict or --export_dir must be given')
   if opts.do_train and not opts.train_file:
     raise ValueError('--do_train needs --train_file')
-  if opts.do_predict and not opts.predict_file:
-    raise ValueError('--do_predict needs --predict_file')
+  if (opts.do_predict or opts.predict_exported) and not opts.predict_file:
+    raise ValueError('--do_predict and --predict_exported need --predict_file')
   if opts.max_seq_length <= opts.max_query_length + 3:
     raise ValueError('--max_seq_length=%d must exceed --max_query_length=%d + 3'
                      % (opts.max_seq_length, opts.max_query_length))
@@ -110,6 +114,8 @@ def main(unused_argv):
   if opts.export_dir:
     for kind, path in squad_runner.export_models(opts).items():
       print('%s: %s' % (kind, path))
+      if opts.predict_exported and path.endswith('.tflite'):
+        print(json.dumps(squad_runner.predict(opts, path, squad_runner.results_path(path))))
 
 
 def run():

@@ -148,22 +148,28 @@ def graph_logits(opts, config, arrays, checkpoint):
   return np.concatenate(starts), np.concatenate(ends)
 
 
-def predict(opts):
-  """EM/F1 on --predict_file, of the graph (or of --predict_tflite); writes the results.
+def predict(opts, tflite_path=None, results_file=None):
+  """EM/F1 on --predict_file of the graph, or of a .tflite model; writes the results.
+
+  Args:
+    opts: the options.
+    tflite_path: evaluate this TFLite model instead of the graph (default --predict_tflite).
+    results_file: where the results JSON goes (default --results_file; None: not written).
 
   Returns:
     {'exact_match', 'f1', 'total', 'missing', 'tflite', 'bytes'} (F1/EM in points).
   """
+  tflite_path = tflite_path or opts.predict_tflite
+  results_file = results_file or opts.results_file
   tokenizer = tokenization.FullTokenizer(opts.vocab_file, opts.do_lower_case)
   examples, features = _features(opts, tokenizer, opts.predict_file, is_training=False)
   arrays = squad_data.feature_arrays(features)
   result = {'tflite': None, 'bytes': None}
-  if opts.predict_tflite:
-    if not os.path.isfile(opts.predict_tflite):
-      raise ValueError('--predict_tflite=%s: file not found' % opts.predict_tflite)
-    starts, ends = export.TFLiteSpanModel(opts.predict_tflite).logits(arrays)
-    result.update(tflite=os.path.abspath(opts.predict_tflite),
-                  bytes=os.path.getsize(opts.predict_tflite))
+  if tflite_path:
+    if not os.path.isfile(tflite_path):
+      raise ValueError('--predict_tflite=%s: file not found' % tflite_path)
+    starts, ends = export.TFLiteSpanModel(tflite_path).logits(arrays)
+    result.update(tflite=os.path.abspath(tflite_path), bytes=os.path.getsize(tflite_path))
   else:
     config = load_config(opts, tokenizer)
     starts, ends = graph_logits(opts, config, arrays, _checkpoint(opts))
@@ -171,13 +177,19 @@ def predict(opts):
                                            opts.max_answer_length, opts.n_best_size)
   result.update(squad_metrics.evaluate(squad_data.ground_truths(examples), predictions))
   os.makedirs(opts.output_dir, exist_ok=True)
-  fileio.atomic_write_text(os.path.join(opts.output_dir, PREDICTIONS),
+  name = os.path.basename(tflite_path) + '.' if tflite_path else ''
+  fileio.atomic_write_text(os.path.join(opts.output_dir, name + PREDICTIONS),
                            json.dumps(predictions, indent=2))
-  if opts.results_file:
-    fileio.atomic_write_text(opts.results_file, json.dumps(result, indent=2))
-  logging.info('EM %.2f F1 %.2f on %d questions', result['exact_match'], result['f1'],
-               result['total'])
+  if results_file:
+    fileio.atomic_write_text(results_file, json.dumps(result, indent=2))
+  logging.info('%s: EM %.2f F1 %.2f on %d questions', tflite_path or 'graph',
+               result['exact_match'], result['f1'], result['total'])
   return result
+
+
+def results_path(tflite_path):
+  """Where --predict_exported writes a TFLite model's results."""
+  return tflite_path + '.results.json'
 
 
 def export_models(opts):

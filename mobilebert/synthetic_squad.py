@@ -1,15 +1,16 @@
 """An embedded, deterministic SQuAD v1.1-style QA set with its own small WordPiece vocab.
 
 No real dataset can be downloaded here, so the MobileBERT recipe trains on passages about
-invented towns. Each passage describes two towns, one fact per sentence, in shuffled order:
+invented towns. Each passage describes `towns_per_passage` towns (default 1), one fact per
+sentence, in shuffled order (two towns shown):
 
   "kelso lies on the river tamsel . the mayor of oban is anna kovar . kelso exports copper .
    oban was founded in 1710 . ..."
 
 and each question asks one fact of one town ("who is the mayor of oban ?" -> "anna kovar").
-Answering needs the question's town to be matched with the right sentence among the distractor
-towns' sentences, i.e. attention across the question and the passage; a 2-layer model learns it
-in minutes. River names and surnames are built from syllables, and the vocab holds only the
+With one town, answering needs the question's relation matched to its sentence (a 2-layer model
+learns it in minutes); with two, also the question's town matched to the right sentences among
+the distractor town's, which the small config did not learn in 4,000 steps (g3doc/mobilebert.md). River names and surnames are built from syllables, and the vocab holds only the
 syllables (`vo`, `##ren`, `##ka`), so WordPiece splits names into several pieces and answer
 spans cross piece boundaries, as on real SQuAD. Towns are whole-word tokens.
 
@@ -94,7 +95,7 @@ def _passage(rng, towns_per_passage):
   return context, qas
 
 
-def generate(num_examples, seed, towns_per_passage=2, questions_per_passage=4, prefix='synth'):
+def generate(num_examples, seed, towns_per_passage=1, questions_per_passage=4, prefix='synth'):
   """A SQuAD v1.1 dict of `num_examples` questions (deterministic in `seed`)."""
   rng = np.random.default_rng(seed)
   paragraphs = []
@@ -113,7 +114,7 @@ def generate(num_examples, seed, towns_per_passage=2, questions_per_passage=4, p
   return {'version': '1.1', 'data': [{'title': 'towns', 'paragraphs': paragraphs}]}
 
 
-def write(output_dir, num_train, num_dev, seed=0, towns_per_passage=2):
+def write(output_dir, num_train, num_dev, seed=0, towns_per_passage=1):
   """Writes the train/dev JSON files and vocab.txt into `output_dir`; returns their paths."""
   os.makedirs(output_dir, exist_ok=True)
   paths = {}
@@ -134,7 +135,8 @@ class SyntheticSquadOptions:
   num_train: int = options.flag(4000, 'Training questions.')
   num_dev: int = options.flag(400, 'Dev questions.')
   seed: int = options.flag(0, 'Random seed (the dev split uses seed + 1).')
-  towns_per_passage: int = options.flag(2, 'Towns described by each passage (1: no distractor).')
+  towns_per_passage: int = options.flag(1, 'Towns described by each passage (2: a distractor '
+                                        'town, harder).')
 
 
 def main(unused_argv):
