@@ -18,7 +18,11 @@ their input, which may be the model input). What it gets depends on its type (ta
   fixed       Sigmoid, Softmax, Tanh                         P/fixed_quant: the range TFLite
                                                              requires (FakeQuantWithMinMaxArgs)
   compute     Add/AddV2/Sub/Mul/Maximum/Minimum, Relu,       P/output_quant: EMA min/max variables
-              Relu6, LeakyRelu, Elu, BiasAdd
+              Relu6, LeakyRelu, Elu, BiasAdd, BatchMatMul*
+  source      Cast (a float made from integers, e.g. an      P/output_quant: EMA min/max variables
+              attention mask from int32 input_mask)          (no input range to start from)
+  table       GatherV2/StridedSlice/Slice reading a float    <table>/weights_quant on the table
+              variable (embeddings, position table)          (last value), then "preserve"
   layer       Conv2D, DepthwiseConv2dNative, MatMul,         <ctx>/weights_quant on the weights
               Conv2DBackpropInput                            (last value) + P/output_quant (EMA)
 
@@ -48,13 +52,14 @@ FIXED_QUANT = 'fixed' + quantize.UNIT_NAME_SUFFIX
 PRESERVE_TYPES = frozenset([
     'AvgPool', 'MaxPool', 'Mean', 'Max', 'Min', 'ResizeBilinear', 'ResizeNearestNeighbor',
     'Reshape', 'Squeeze', 'ExpandDims', 'Pad', 'SpaceToBatchND', 'BatchToSpaceND', 'Identity',
-    'StridedSlice', 'Slice', 'Transpose', 'DepthToSpace', 'SpaceToDepth'
+    'StridedSlice', 'Slice', 'Transpose', 'DepthToSpace', 'SpaceToDepth', 'GatherV2'
 ])
 CONCAT_TYPES = frozenset(['ConcatV2'])
 COMPUTE_TYPES = frozenset([
     'Add', 'AddV2', 'Sub', 'Mul', 'Maximum', 'Minimum', 'Relu', 'Relu6', 'LeakyRelu', 'Elu',
-    'BiasAdd'
+    'BiasAdd', 'BatchMatMul', 'BatchMatMulV2', 'BatchMatMulV3'
 ])
+SOURCE_TYPES = frozenset(['Cast'])
 # The "layer" kind and the "fixed" kind are TFLite's tables.
 LAYER_TYPES = frozenset(tflite_target.LAYER_RULES)
 FIXED_TYPES = frozenset(tflite_target.FIXED_OUTPUT_RANGES)
@@ -96,6 +101,11 @@ def apply(graph, options):
     if op.type in LAYER_TYPES:
       _CoverLayer(op, options)
       continue
+    if op.type in SOURCE_TYPES and not any(t.dtype.is_floating for t in op.inputs):
+      _CoverCompute(op, options)
+      continue
+    if tflite_target.is_table_lookup(op):
+      _CoverTable(op, options)
     if not _QuantizedInputs(op):
       continue
     if tflite_target.is_atrous_prologue(op):
@@ -309,6 +319,17 @@ def _RangedDownstream(consumers):
       c.name.endswith(FOLD_TAIL_SUFFIXES) or
       (c.type in common.ACTIVATION_TYPES and common.FollowedByFakeQuant(c.outputs[0]))
       for c in consumers)
+
+
+def _CoverTable(op, options):
+  """A weight unit on the variable table `op` reads (named after the table, which several
+  lookups may share)."""
+  table = op.inputs[0]
+  if _IsQuantized(table):
+    return
+  quantize.InsertQuantOp(table.op.name.rsplit('/read', 1)[0], quantize.WEIGHTS_QUANT, table.op,
+                         [op], options, layer_type=op.type)
+>>>>>>> wt-mobilebert
 
 
 def _CoverLayer(op, options):
