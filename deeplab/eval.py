@@ -137,7 +137,7 @@ def main(unused_argv):
   model_options = common.model_options_from_flags(
       flags.FLAGS, {common.OUTPUT_TYPE: num_classes},
       crop_size=deeplab_options.parse_crop(opts.eval_crop_size, 'eval_crop_size'),
-      atrous_rates=opts.atrous_rates, output_stride=opts.output_stride)
+      **opts.head_kwargs())
   evaluate(opts, model_options)
 
 

@@ -63,7 +63,7 @@ def main(unused_argv):
   opts = options.from_flags(ExportOptions, **common.input_resize_from_flags(flags.FLAGS))
   model_options = common.model_options_from_flags(
       flags.FLAGS, {common.OUTPUT_TYPE: opts.num_classes}, crop_size=list(opts.crop_size),
-      atrous_rates=opts.atrous_rates, output_stride=opts.output_stride)
+      **opts.head_kwargs())
   export(opts, model_options)
 
 

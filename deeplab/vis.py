@@ -43,7 +43,7 @@ def save_results(original_image, semantic_prediction, image_name, image_id, save
     image_id: running index used in the file names.
     save_dir: folder for the colourised PNGs.
     raw_save_dir: folder for raw predictions.
-    colormap_type: pascal, cityscapes or ade20k.
+    colormap_type: pascal, cityscapes, ade20k or mapillary_vistas.
     also_save_raw_predictions: also save the raw class ids.
   """
   save_annotation.save_annotation(original_image, save_dir, IMAGE_FORMAT % image_id,
@@ -134,7 +134,7 @@ def main(unused_argv):
   model_options = common.model_options_from_flags(
       flags.FLAGS, {common.OUTPUT_TYPE: num_classes},
       crop_size=deeplab_options.parse_crop(opts.vis_crop_size, 'vis_crop_size'),
-      atrous_rates=opts.atrous_rates, output_stride=opts.output_stride)
+      **opts.head_kwargs())
   visualize(opts, model_options)
 
 

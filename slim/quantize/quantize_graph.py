@@ -46,14 +46,15 @@ _TRAINING_OPS = frozenset([
 
 def _create_graph(input_graph=None, is_training=True, weight_bits=8, activation_bits=8,
                   symmetric=False, quant_delay=None, freeze_bn_delay=None, scope=None,
-                  per_channel=False, exclude_scopes=(), full_coverage=True, scheme=None):
+                  per_channel=False, exclude_scopes=(), full_coverage=True, scheme=None,
+                  fold_mode=options_lib.FOLD_ONE_CONV):
   """Rewrites `input_graph` (default graph if None) in place. See the public functions."""
   # Built first so a bad argument fails before the graph is looked at.
   options = options_lib.QuantizeOptions(
       is_training=is_training, weight_bits=weight_bits, activation_bits=activation_bits,
       symmetric=symmetric, quant_delay=quant_delay, freeze_bn_delay=freeze_bn_delay,
       scope=scope, per_channel=per_channel, exclude_scopes=exclude_scopes,
-      full_coverage=full_coverage, scheme=scheme)
+      full_coverage=full_coverage, scheme=scheme, fold_mode=fold_mode)
   if input_graph is None:
     input_graph = tf.compat.v1.get_default_graph()
   _check_for_training_ops(input_graph)
@@ -103,7 +104,8 @@ def experimental_create_training_graph(input_graph=None, weight_bits=8, activati
                                        symmetric=False, quant_delay=0, freeze_bn_delay=None,
                                        scope=None, *, per_channel=False, exclude_scopes=(),
                                        full_coverage=True, scheme=None,
-                                       quantize_annotated_only=False):
+                                       quantize_annotated_only=False,
+                                       fold_mode=options_lib.FOLD_ONE_CONV):
   """Training rewrite with all knobs. Keyword-only arguments are this project's additions.
 
   Args:
@@ -121,6 +123,8 @@ def experimental_create_training_graph(input_graph=None, weight_bits=8, activati
       quantizers) over these arguments, or the path of its JSON file. Blocks of
       `slim.quantize.annotate(...)` in the graph apply with or without it.
     quantize_annotated_only: quantize only the ops built inside `annotate(...)` blocks.
+    fold_mode: how batch norms with batch statistics are folded
+      (`QuantizeOptions.fold_mode`: 'one_conv', the default, or 'contrib').
 
   Raises:
     ValueError: if the graph already contains optimizer ops, or the scheme is unusable.
@@ -129,7 +133,8 @@ def experimental_create_training_graph(input_graph=None, weight_bits=8, activati
                 activation_bits=activation_bits, symmetric=symmetric, quant_delay=quant_delay,
                 freeze_bn_delay=freeze_bn_delay, scope=scope, per_channel=per_channel,
                 exclude_scopes=exclude_scopes, full_coverage=full_coverage,
-                scheme=_scheme(scheme, quantize_annotated_only, input_graph))
+                scheme=_scheme(scheme, quantize_annotated_only, input_graph),
+                fold_mode=fold_mode)
 
 
 def experimental_create_eval_graph(input_graph=None, weight_bits=8, activation_bits=8,
