@@ -60,6 +60,12 @@ COMPUTE_TYPES = frozenset([
     'BiasAdd', 'BatchMatMul', 'BatchMatMulV2', 'BatchMatMulV3'
 ])
 SOURCE_TYPES = frozenset(['Cast'])
+# Sources left alone, both outside the converted model of DeepLab's export graph: uint8 image
+# data cast in the preprocessing BEFORE the model input (ImageTensor -> Cast -> resize/pad; the
+# converter's input statistics give that range), and class ids cast AFTER its ArgMax output (for
+# the label resize). A unit there would be a variable no QAT training checkpoint has.
+SOURCE_SKIPPED_INPUT_TYPES = frozenset([tf.uint8])
+SOURCE_SKIPPED_PRODUCERS = frozenset(['ArgMax', 'ArgMin'])
 # The "layer" kind and the "fixed" kind are TFLite's tables.
 LAYER_TYPES = frozenset(tflite_target.LAYER_RULES)
 FIXED_TYPES = frozenset(tflite_target.FIXED_OUTPUT_RANGES)
@@ -101,7 +107,7 @@ def apply(graph, options):
     if op.type in LAYER_TYPES:
       _CoverLayer(op, options)
       continue
-    if op.type in SOURCE_TYPES and not any(t.dtype.is_floating for t in op.inputs):
+    if op.type in SOURCE_TYPES and _IsCoveredSource(op):
       _CoverCompute(op, options)
       continue
     if tflite_target.is_table_lookup(op):
@@ -157,6 +163,12 @@ def QuantizeRemaining(graph,
       is_training=is_training, weight_bits=weight_bits, activation_bits=activation_bits,
       ema_decay=ema_decay, quant_delay=quant_delay, vars_collection=vars_collection,
       scope=scope, per_channel=per_channel, exclude_scopes=exclude_scopes))
+
+
+def _IsCoveredSource(op):
+  """Whether a Cast makes a float tensor the model computes with from integers (a mask)."""
+  return not any(t.dtype.is_floating or t.dtype in SOURCE_SKIPPED_INPUT_TYPES or
+                 t.op.type in SOURCE_SKIPPED_PRODUCERS for t in op.inputs)
 
 
 def _Eligible(op, options):
