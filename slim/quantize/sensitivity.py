@@ -282,5 +282,12 @@ def main(unused_argv):
   print(write(rows, opts.output_dir, getattr(task, 'metric_name', 'metric')))
 
 
-if __name__ == '__main__':
+def run_cli():
+  """Console entry: `python -m slim.quantize.sensitivity`."""
   entry.run(main, SensitivityOptions)
+
+
+if __name__ == '__main__':
+  # Run the imported module's copy: a task's `Task` base class is that module's, not __main__'s.
+  from slim.quantize import sensitivity as _module  # pylint: disable=g-import-not-at-top
+  _module.run_cli()

@@ -5,6 +5,8 @@ The metric is minus the mean squared distance of the logits to the float model's
 (computed once from the checkpoint), so the float row scores exactly 0 and every quantized
 group strictly less.
 """
+import json
+import subprocess
 import sys
 
 import numpy as np
@@ -114,3 +116,28 @@ def test_task_errors(name, kwargs, message):
   with pytest.raises(ValueError) as info:
     sensitivity._load_task(name, kwargs)  # pylint: disable=protected-access
   assert str(info.value) == message
+
+
+def make_tiny_task(checkpoint):
+  """CLI factory of the tiny task: its reference logits from `checkpoint`."""
+  with tf.Graph().as_default():
+    logits = _Model()
+    with tf.compat.v1.Session() as sess:
+      tf.compat.v1.train.Saver().restore(sess, checkpoint)
+      return _TinyTask(sess.run(logits))
+
+
+def test_command_line(float_checkpoint, tmp_path):
+  prefix, _ = float_checkpoint
+  out = tmp_path / 'cli'
+  result = subprocess.run(
+      [sys.executable, '-m', 'slim.quantize.sensitivity',
+       '--task=tests.slim.quantize.test_sensitivity:make_tiny_task',
+       '--task_arg=checkpoint=%s' % prefix, '--checkpoint=%s' % prefix,
+       '--output_dir=%s' % out, '--group=first=^c1/', '--group=rest=^(c2|logits)/'],
+      capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-2000:]
+  rows = json.loads((out / 'report.json').read_text())['rows']
+  assert [(r['label'], r['regex']) for r in rows] == [
+      ('float', None), ('all groups', None), ('first', '^c1/'), ('rest', '^(c2|logits)/')]
+  assert rows[0]['metric'] == 0.0 and all(r['drop'] > 0 for r in rows[1:])
