@@ -12,6 +12,11 @@
 # `python -m slim.quantize.sensitivity` ranks the backbone's layer groups of the float model.
 #
 # Usage: bash scripts/scheme_quantize.sh [RUN_DIR]     (QUICK=1: short runs, checks the pipeline)
+# Wall time: the full run took about an hour on the 2-core machine shared with other jobs
+# (float training 9 min at 0.7 s/step, each fine-tune + eval ~6-7 min at 1.7 s/step for QAT,
+# exports and conversions 9 min, report 5 min, sensitivity 6.5 min at ~40 s per group). QUICK=1 is NOT
+# yet within 10 minutes: its ~20 entry-script runs cost 1-2 minutes each on that loaded machine
+# (start-up and graph building dominate).
 # Settings (env; QUICK=1 value in brackets): RUN_DIR (runs/scheme_<time>), FLOAT_STEPS=700
 #   [250], FLOAT_ANNEAL_STEPS=150 [50], QAT_STEPS=100 [30], CROP=129, BATCH=8, BN_DECAY=0.9,
 #   SYNTHETIC_SIZE=256 [128], NUM_TRAIN=600 [200], NUM_VAL=100 [30],

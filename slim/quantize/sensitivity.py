@@ -45,7 +45,10 @@ from slim.runtime import report
 FLOAT_LABEL = 'float'
 ALL_LABEL = 'all groups'
 PLOT_NAME = 'sensitivity.png'
-COLUMNS = [report.Column('group', 'label'), report.Column('scope regex', 'regex'),
+COLUMNS = [report.Column('group', 'label'),
+           # A regex's alternation bars would split the Markdown cell.
+           report.Column('scope regex',
+                         lambda row: (row['regex'] or report.MISSING).replace('|', r'\|')),
            report.Column('metric', 'metric', '%.4f'), report.Column('drop vs float', 'drop',
                                                                     '%+.4f')]
 

@@ -94,9 +94,9 @@ def test_table_of_drops_per_group(float_checkpoint, tmp_path):
 def test_plot_is_optional_without_matplotlib(tmp_path, monkeypatch):
   monkeypatch.setitem(sys.modules, 'matplotlib', None)
   rows = [dict(label='float', regex=None, metric=1.0, drop=0.0),
-          dict(label='c1', regex='^c1/', metric=0.9, drop=0.1)]
+          dict(label='c1', regex='^(c1|c2)/', metric=0.9, drop=0.1)]
   table = sensitivity.write(rows, str(tmp_path), 'mIoU')
-  assert '| c1 | ^c1/ | 0.9000 | +0.1000 |' in table
+  assert '| c1 | ^(c1\\|c2)/ | 0.9000 | +0.1000 |' in table
   assert not (tmp_path / sensitivity.PLOT_NAME).exists()
 
 
