@@ -106,9 +106,9 @@ def _profile_lines(results):
     others = [n for n in names if n != 'float']
     totals = ', '.join('%s %.0f ms kernel time (%d kernels, step %.2f s traced)' % (
         n, p['total_ms'], p['kernels'], p['wall_s']) for n, p in m['train_profile'].items())
-    lines += ['', '## Training step profile, dm %s (one traced step per graph)'
+    lines += ['', '## Training step profile, dm %s (traced steps; per op type the fastest)'
               % m['depth_multiplier'], '',
-              'Kernel time summed by op type over both cores (RunMetadata step stats), so it '
+              'Kernel time summed by op type over both cores (RunMetadata step stats; for each type its minimum over the traced steps), so it '
               'exceeds the wall time; ordered by the excess of %s over float. Totals: %s.'
               % (others[0] if others else 'QAT', totals), '',
               '| op type | ' + ' | '.join('%s ms' % n for n in names) + ' | ' +

@@ -99,7 +99,7 @@ def testToMarkdown_ProfileAndPeerSections():
   results['peers'] = {'tfmot': _peer(1.0, 1.5)}
   results['goals'] = report.evaluate_goals(results)
   text = report.to_markdown(results)
-  assert '## Training step profile, dm 1.0 (one traced step per graph)' in text
+  assert '## Training step profile, dm 1.0 (traced steps; per op type the fastest)' in text
   assert '| op type | float ms | qat ms | qat - float ms |' in text
   assert '| FakeQuantWithMinMaxVars | 0.0 | 250.0 | +250.0 |' in text
   assert '| tfmot | 1.0 | 513x513 x 8 | 1.50 | 1.90 | 2,603,240 |' in text
