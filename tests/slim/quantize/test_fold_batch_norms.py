@@ -4,6 +4,8 @@ import pytest
 import tensorflow as tf
 import tf_slim
 
+from tests import helpers
+
 from slim.quantize import fold_batch_norms
 from slim.quantize import options as options_lib
 
@@ -54,17 +56,6 @@ def _DilatedAttrLayer(x, depthwise, is_training):
     return tf.nn.relu6(y, name='Relu6')
 
 
-def _RandomizeVariables(sess):
-  rng = np.random.RandomState(0)
-  for v in tf.compat.v1.global_variables():
-    shape = v.shape.as_list()
-    if 'moving_variance' in v.op.name or 'gamma' in v.op.name:
-      value = rng.uniform(0.5, 2.0, shape)
-    else:
-      value = rng.normal(0.0, 0.5, shape)
-    v.load(value.astype(v.dtype.as_numpy_dtype), sess)
-
-
 def _CompareFoldedAndUnfolded(build, is_training_rewrite, atol, check_gradient=False,
                               fold_mode=options_lib.FOLD_ONE_CONV):
   """Runs output (and d output/d input) before and after folding.
@@ -90,10 +81,10 @@ def _CompareFoldedAndUnfolded(build, is_training_rewrite, atol, check_gradient=F
 
 
 def _RunRandomized(fetches, feed):
-  """Runs `fetches` in a new session with the variables set by `_RandomizeVariables`."""
+  """Runs `fetches` in a new session with the variables of `helpers.randomize_bn_variables`."""
   with tf.compat.v1.Session() as sess:
     sess.run(tf.compat.v1.global_variables_initializer())
-    _RandomizeVariables(sess)
+    helpers.randomize_bn_variables(sess)
     return sess.run(fetches, feed)
 
 
@@ -286,7 +277,7 @@ def testFreezeBatchNorm_FoldedTrainingEqualsMovingStatisticsBn(fused, mode):
   feed = {x: np.random.RandomState(2).normal(size=x.shape.as_list()).astype(np.float32)}
   with tf.compat.v1.Session() as sess:
     sess.run(tf.compat.v1.global_variables_initializer())
-    _RandomizeVariables(sess)
+    helpers.randomize_bn_variables(sess)
     train_out, infer_out = sess.run([y_train, y_infer], feed)
   np.testing.assert_allclose(train_out, infer_out, atol=1e-4)
 

@@ -9,6 +9,8 @@ import pytest
 import tensorflow as tf
 import tf_slim
 
+from tests import helpers
+
 import slim.quantize as contrib_quantize
 from slim.quantize import fold_batch_norms
 from slim.quantize import options as options_lib
@@ -34,17 +36,6 @@ def _Input(batch=_BATCH):
   return tf.compat.v1.placeholder(tf.float32, [batch, _SIZE, _SIZE, _IN], name='input')
 
 
-def _Randomize(sess):
-  rng = np.random.RandomState(0)
-  for v in tf.compat.v1.global_variables():
-    shape = v.shape.as_list()
-    if 'moving_variance' in v.op.name or 'gamma' in v.op.name:
-      value = rng.uniform(0.5, 2.0, shape)
-    else:
-      value = rng.normal(0.0, 0.5, shape)
-    v.load(value.astype(v.dtype.as_numpy_dtype), sess)
-
-
 def _Grad(y, x):
   # A random projection: sum(y * y) of a batch-normed output barely depends on x.
   weights = np.random.RandomState(2).normal(size=y.shape.as_list()).astype(np.float32)
@@ -55,7 +46,7 @@ def _RunRandomized(fetches, feed):
   """Runs `fetches` in a new session (a session ignores rerouted inputs of ops it ran)."""
   with tf.compat.v1.Session() as sess:
     sess.run(tf.compat.v1.global_variables_initializer())
-    _Randomize(sess)
+    helpers.randomize_bn_variables(sess)
     return sess.run(fetches, feed)
 
 
