@@ -19,8 +19,8 @@ their input, which may be the model input). What it gets depends on its type (ta
                                                              requires (FakeQuantWithMinMaxArgs)
   compute     Add/AddV2/Sub/Mul/Maximum/Minimum, Relu,       P/output_quant: EMA min/max variables
               Relu6, LeakyRelu, Elu, BiasAdd, BatchMatMul*
-  source      Cast (a float made from integers, e.g. an      P/output_quant: EMA min/max variables
-              attention mask from int32 input_mask)          (no input range to start from)
+  source      Cast to float of an int32/int64/bool tensor    P/output_quant: EMA min/max variables
+              (e.g. an attention mask from input_mask)       (no input range to start from)
   table       GatherV2/StridedSlice/Slice reading a float    <table>/weights_quant on the table
               variable (embeddings, position table)          (last value), then "preserve"
   layer       Conv2D, DepthwiseConv2dNative, MatMul,         <ctx>/weights_quant on the weights
@@ -60,11 +60,13 @@ COMPUTE_TYPES = frozenset([
     'BiasAdd', 'BatchMatMul', 'BatchMatMulV2', 'BatchMatMulV3'
 ])
 SOURCE_TYPES = frozenset(['Cast'])
-# Sources left alone, both outside the converted model of DeepLab's export graph: uint8 image
-# data cast in the preprocessing BEFORE the model input (ImageTensor -> Cast -> resize/pad; the
-# converter's input statistics give that range), and class ids cast AFTER its ArgMax output (for
-# the label resize). A unit there would be a variable no QAT training checkpoint has.
-SOURCE_SKIPPED_INPUT_TYPES = frozenset([tf.uint8])
+# Integer dtypes whose cast to float starts a ranged path (masks, ids). Not uint8: a uint8 tensor
+# is an image whose range the converter's input statistics give, and what an export graph does
+# to it before the model's input node (DeepLab's cast, scale, pad) lies outside the converted
+# model; ranging it would also ask a training checkpoint for variables it never had.
+SOURCE_INPUT_DTYPES = frozenset([tf.int32, tf.int64, tf.bool])
+# Nor class ids cast after the model's ArgMax output (DeepLab's export resizes the labels as
+# floats): also outside the converted model, also variables no training checkpoint has.
 SOURCE_SKIPPED_PRODUCERS = frozenset(['ArgMax', 'ArgMin'])
 # The "layer" kind and the "fixed" kind are TFLite's tables.
 LAYER_TYPES = frozenset(tflite_target.LAYER_RULES)
@@ -107,7 +109,9 @@ def apply(graph, options):
     if op.type in LAYER_TYPES:
       _CoverLayer(op, options)
       continue
-    if op.type in SOURCE_TYPES and _IsCoveredSource(op):
+    if op.type in SOURCE_TYPES and all(t.dtype in SOURCE_INPUT_DTYPES and
+                                       t.op.type not in SOURCE_SKIPPED_PRODUCERS
+                                       for t in op.inputs):
       _CoverCompute(op, options)
       continue
     if tflite_target.is_table_lookup(op):
@@ -163,12 +167,6 @@ def QuantizeRemaining(graph,
       is_training=is_training, weight_bits=weight_bits, activation_bits=activation_bits,
       ema_decay=ema_decay, quant_delay=quant_delay, vars_collection=vars_collection,
       scope=scope, per_channel=per_channel, exclude_scopes=exclude_scopes))
-
-
-def _IsCoveredSource(op):
-  """Whether a Cast makes a float tensor the model computes with from integers (a mask)."""
-  return not any(t.dtype.is_floating or t.dtype in SOURCE_SKIPPED_INPUT_TYPES or
-                 t.op.type in SOURCE_SKIPPED_PRODUCERS for t in op.inputs)
 
 
 def _Eligible(op, options):
