@@ -14,7 +14,8 @@ TFLite has it as a builtin custom op), and the converter keeps it with `allow_cu
 box decoding (y/x/h/w_scale) is `detection.box_coder`'s; class predictions have no background
 column, so the op's label offset is 0 and output class k is category id k + 1. NMS runs in
 float inside the op; everything before it is integer in the uint8 and int8 models, which
-`check_integer_up_to_postprocess` verifies.
+`check_integer_up_to_postprocess` verifies. (The int8 models dequantize the op's two inputs
+right before it: TFLite's kernel reads uint8 or float, not int8.)
 """
 import numpy as np
 import tensorflow as tf
@@ -34,6 +35,7 @@ from slim.tflite import ptq
 INPUT_STATS = (127.5, 127.5)
 TFLITE_TYPES = ('uint8', 'int8', 'float')
 RAW_OUTPUTS = (names.BOX_ENCODINGS, names.CLASS_PREDICTIONS, names.ANCHORS)
+RAW_OUTPUTS_SCOPE = names.BOX_ENCODINGS.split('/')[0] + '/'
 
 
 def build_inference_graph(spec, num_classes, image_size, quantize=False, per_channel=False):
@@ -57,7 +59,10 @@ def build_inference_graph(spec, num_classes, image_size, quantize=False, per_cha
               name=names.ANCHORS)
   if quantize:
     if per_channel:
-      contrib_quantize.experimental_create_eval_graph(per_channel=True)
+      # TFLite's post-processing kernel reads uint8 or float inputs, not int8: the raw outputs
+      # keep no range of their own, so the int8 model dequantizes right before the op.
+      contrib_quantize.experimental_create_eval_graph(per_channel=True,
+                                                      exclude_scopes=[RAW_OUTPUTS_SCOPE])
     else:
       contrib_quantize.create_eval_graph()
   return images
