@@ -15,7 +15,7 @@ box decoding (y/x/h/w_scale) is `detection.box_coder`'s; class predictions have 
 column, so the op's label offset is 0 and output class k is category id k + 1. NMS runs in
 float inside the op; everything before it is integer in the uint8 and int8 models, which
 `check_integer_up_to_postprocess` verifies. (The int8 models dequantize the op's two inputs
-right before it: TFLite's kernel reads uint8 or float, not int8.)
+right before it: TFLite's kernel reads uint8 or float, not int8; see `add_postprocess_op`.)
 """
 import numpy as np
 import tensorflow as tf
@@ -35,7 +35,6 @@ from slim.tflite import ptq
 INPUT_STATS = (127.5, 127.5)
 TFLITE_TYPES = ('uint8', 'int8', 'float')
 RAW_OUTPUTS = (names.BOX_ENCODINGS, names.CLASS_PREDICTIONS, names.ANCHORS)
-RAW_OUTPUTS_SCOPE = names.BOX_ENCODINGS.split('/')[0] + '/'
 
 
 def build_inference_graph(spec, num_classes, image_size, quantize=False, per_channel=False):
@@ -59,10 +58,7 @@ def build_inference_graph(spec, num_classes, image_size, quantize=False, per_cha
               name=names.ANCHORS)
   if quantize:
     if per_channel:
-      # TFLite's post-processing kernel reads uint8 or float inputs, not int8: the raw outputs
-      # keep no range of their own, so the int8 model dequantizes right before the op.
-      contrib_quantize.experimental_create_eval_graph(per_channel=True,
-                                                      exclude_scopes=[RAW_OUTPUTS_SCOPE])
+      contrib_quantize.experimental_create_eval_graph(per_channel=True)
     else:
       contrib_quantize.create_eval_graph()
   return images
@@ -70,7 +66,7 @@ def build_inference_graph(spec, num_classes, image_size, quantize=False, per_cha
 
 def add_postprocess_op(graph_def, spec, num_classes, max_detections=None,
                        score_threshold=None, iou_threshold=None, detections_per_class=100,
-                       use_regular_nms=False):
+                       use_regular_nms=False, quantized_inputs=True):
   """Appends the TFLite_Detection_PostProcess node (OD API attributes) to a frozen GraphDef.
 
   Args:
@@ -80,6 +76,9 @@ def add_postprocess_op(graph_def, spec, num_classes, max_detections=None,
     max_detections, score_threshold, iou_threshold: None uses the spec's.
     detections_per_class: regular NMS only.
     use_regular_nms: per-class NMS (slower) instead of the fast class-agnostic one.
+    quantized_inputs: the op reads the quantized raw outputs (`_output_quantized`, the OD
+      API's uint8 model). TFLite's kernel reads uint8 or float, not int8: for an int8 model
+      pass False and the converter dequantizes the two raw outputs right before the op.
 
   Returns:
     A new GraphDef.
@@ -90,7 +89,8 @@ def add_postprocess_op(graph_def, spec, num_classes, max_detections=None,
   node.op = node.name = names.POSTPROCESS
   node.input.extend(RAW_OUTPUTS)
   value = attr_value_pb2.AttrValue
-  node.attr['_output_quantized'].CopyFrom(value(b=True))
+  if quantized_inputs:
+    node.attr['_output_quantized'].CopyFrom(value(b=True))
   node.attr['_output_types'].list.type.extend([types_pb2.DT_FLOAT] * 4)
   node.attr['_support_output_type_float_in_quantized_op'].CopyFrom(value(b=True))
   ints = dict(max_detections=max_detections or spec.max_detections, max_classes_per_detection=1,

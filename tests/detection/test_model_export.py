@@ -72,14 +72,15 @@ def testQatRewrite_TrainingAndEvalGraphsShareRangeVariables():
   assert 'FPN/coarser_6_pointwise/add_fold/output_quant/min' in training
 
 
-def _frozen(quantize, per_channel=False, size=64):
+def _frozen(quantize, per_channel=False, size=64, quantized_inputs=True):
   with tf.Graph().as_default() as graph:
     export_lib.build_inference_graph(SPEC, NUM_CLASSES, size, quantize=quantize,
                                      per_channel=per_channel)
     with tf.compat.v1.Session(graph=graph) as sess:
       sess.run(tf.compat.v1.global_variables_initializer())
       # Score threshold 0: every image returns max_detections boxes to check.
-      return export_lib.freeze(sess, SPEC, NUM_CLASSES, max_detections=10, score_threshold=0.0)
+      return export_lib.freeze(sess, SPEC, NUM_CLASSES, max_detections=10, score_threshold=0.0,
+                               quantized_inputs=quantized_inputs)
 
 
 def _postprocess_input_types(model_bytes):
@@ -103,7 +104,8 @@ def _check_detections(model_bytes, size=64):
 
 @pytest.mark.parametrize('tflite_type', ['uint8', 'int8'])
 def testConvertQat_IntegerUpToPostprocessAndRuns(tflite_type):
-  raw, with_op = _frozen(quantize=True, per_channel=tflite_type == 'int8')
+  int8 = tflite_type == 'int8'
+  _, with_op = _frozen(quantize=True, per_channel=int8, quantized_inputs=not int8)
   assert [n.op for n in with_op.node if n.name == names.POSTPROCESS] == [names.POSTPROCESS]
   assert list(with_op.node[-1].input) == list(export_lib.RAW_OUTPUTS)
   model_bytes = export_lib.convert_qat(with_op, 64, tflite_type)
