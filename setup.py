@@ -21,7 +21,11 @@ setuptools.setup(
     python_requires='>=3.10',
     packages=setuptools.find_packages(include=['slim', 'slim.*', 'deeplab', 'deeplab.*',
                                                'detection', 'detection.*',
-                                               'datasets', 'datasets.*', 'benchmarks']),
+                                               'datasets', 'datasets.*', 'benchmarks',
+                                               'mobilebert', 'mobilebert.*']),
+    # Data the modules read: DeepLab's released dense prediction cell config, MobileBERT's
+    # released configs.
+    package_data={'deeplab.core': ['*.json'], 'mobilebert': ['config/*.json']},
     install_requires=[
         'tf-slim==1.1.0',
         'absl-py',
@@ -29,6 +33,8 @@ setuptools.setup(
         'numpy',
         # COCO box AP of the detection evaluator (detection/eval.py).
         'pycocotools',
+        # MobileBERT's WordPiece tokenizer (BertWordPieceTokenizer over a vocab file).
+        'tokenizers',
     ],
     extras_require={
         'cpu': ['tensorflow-cpu==' + _TF_VERSION],
@@ -44,6 +50,8 @@ setuptools.setup(
             'deeplab_vis=deeplab.vis:run',
             'deeplab_export_model=deeplab.export_model:run',
             'deeplab_convert_to_tflite=deeplab.convert_to_tflite:run',
+            'deeplab_ptq_to_tflite=deeplab.ptq_to_tflite:run',
+            'deeplab_compare_heads=deeplab.compare_heads:run',
             'deeplab_evaluate_tflite=deeplab.evaluate_tflite:run',
             'deeplab_quantization_report=deeplab.quantization_report:run',
             'detection_train=detection.train:run',
@@ -66,6 +74,9 @@ setuptools.setup(
             'remove_gt_colormap=datasets.remove_gt_colormap:run',
             'datasets_synthetic=datasets.synthetic:run',
             'datasets_synthetic_classification=datasets.synthetic_classification:run',
+            'mobilebert_run_squad=mobilebert.run_squad:run',
+            'mobilebert_synthetic_squad=mobilebert.synthetic_squad:run',
+            'mobilebert_quantization_report=mobilebert.quantization_report:run',
         ],
     },
 )
