@@ -57,19 +57,6 @@ class ReportOptions(det_options.DatasetFlags):
   latency_threads: int = flag(1, 'Interpreter threads of the latency figure.')
 
 
-def parse_labelled(values, flag_name):
-  """'label=path' values -> [(label, path)]; a malformed value or missing file is an error."""
-  pairs = []
-  for value in values:
-    label, sep, path = value.partition('=')
-    if not sep or not label or not path:
-      raise ValueError('--%s=%s: expected "label=path"' % (flag_name, value))
-    if not os.path.exists(path):
-      raise ValueError('--%s=%s: file not found: %s' % (flag_name, value, path))
-    pairs.append((label, path))
-  return pairs
-
-
 def _slug(label):
   return re.sub(r'[^A-Za-z0-9]+', '_', label).strip('_').lower()
 
@@ -79,13 +66,13 @@ def build_rows(opts):
   labels = build_coco_data.read_labels(opts.dataset_dir)
   files = data.split_files(opts.dataset_dir, opts.eval_split)
   rows = []
-  for label, path in parse_labelled(opts.graph_result, 'graph_result'):
+  for label, path in report.parse_labelled(opts.graph_result, 'graph_result'):
     with open(path) as f:
       result = json.load(f)
     rows.append(dict(label=label, ap=result['ap'], ap50=result['ap50'], bytes=None,
                      latency_median_ms=None, speedup=None, tflite=None))
   models = {}
-  for label, path in parse_labelled(opts.tflite, 'tflite'):
+  for label, path in report.parse_labelled(opts.tflite, 'tflite'):
     detector = evaluation.TFLiteDetector(path)
     vis = os.path.join(opts.output_dir, VIS_DIR, _slug(label))
 
