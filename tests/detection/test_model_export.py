@@ -57,6 +57,8 @@ def _range_variables():
                 if v.op.name.endswith(('/min', '/max')))
 
 
+@pytest.mark.slow  # The whole detector's training rewrite (~3 min on a busy 2-core machine);
+# tests/slim/quantize/test_coverage_fold_branch.py checks the same rule on a toy graph.
 def testQatRewrite_TrainingAndEvalGraphsShareRangeVariables():
   with tf.Graph().as_default():
     out = model.build(tf.zeros([2, 64, 64, 3]), SPEC, NUM_CLASSES, is_training=True)
