@@ -255,5 +255,6 @@ small_minimalistic = lib.wrapped_partial(
 # pyformat: enable
 
 training_scope = lib.training_scope
-# The original module exports its partial helper too.
+# The original module exports these helpers too.
 wrapped_partial = lib.wrapped_partial
+reduce_to_1x1 = ops.reduce_to_1x1
