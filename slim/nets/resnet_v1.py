@@ -199,6 +199,26 @@ def check_multi_grid(multi_grid, num_units):
   return list(multi_grid)
 
 
+def _bottleneck_depths(base_depth):
+  return {'depth': base_depth * EXPANSION, 'depth_bottleneck': base_depth}
+
+
+def _lite_depths(depth):
+  return {'depth': depth}
+
+
+def _table_blocks(stage_table, multi_grid, unit_fn, depths_fn):
+  """Blocks of a stage table: `depths_fn(depth)` per unit, strides and last-block unit rates."""
+  multi_grid = check_multi_grid(multi_grid, stage_table[-1][2])
+  blocks = []
+  for index, (block_scope, depth, num_units, stride) in enumerate(stage_table):
+    is_last = index == len(stage_table) - 1
+    units = [dict(depths_fn(depth), stride=stride if i == num_units - 1 else 1,
+                  unit_rate=multi_grid[i] if is_last else 1) for i in range(num_units)]
+    blocks.append(resnet_utils.Block(block_scope, unit_fn, units))
+  return blocks
+
+
 def resnet_v1_blocks(stage_table, multi_grid=None, unit_fn=bottleneck):
   """Turns a stage table into `resnet_utils.Block` records of bottleneck units.
 
@@ -213,15 +233,7 @@ def resnet_v1_blocks(stage_table, multi_grid=None, unit_fn=bottleneck):
   Raises:
     ValueError: if `multi_grid` does not have one rate per unit of the last block.
   """
-  multi_grid = check_multi_grid(multi_grid, stage_table[-1][2])
-  blocks = []
-  for index, (block_scope, base_depth, num_units, stride) in enumerate(stage_table):
-    is_last = index == len(stage_table) - 1
-    units = [{'depth': base_depth * EXPANSION, 'depth_bottleneck': base_depth,
-              'stride': stride if i == num_units - 1 else 1,
-              'unit_rate': multi_grid[i] if is_last else 1} for i in range(num_units)]
-    blocks.append(resnet_utils.Block(block_scope, unit_fn, units))
-  return blocks
+  return _table_blocks(stage_table, multi_grid, unit_fn, _bottleneck_depths)
 
 
 def lite_blocks(stage_table, multi_grid=None, unit_fn=lite_bottleneck):
@@ -230,8 +242,7 @@ def lite_blocks(stage_table, multi_grid=None, unit_fn=lite_bottleneck):
   Args:
     stage_table: Rows (block scope, depth, number of units, stride of the last unit); a lite
       unit outputs `depth` channels.
-    multi_grid: Unit rates of the last block (one per unit); None -> all 1.
-    unit_fn: The lite unit (DeepLab's module passes its own, with its conv).
+    multi_grid, unit_fn: as `resnet_v1_blocks` (the lite unit).
 
   Returns:
     A list of `resnet_utils.Block`.
@@ -239,14 +250,7 @@ def lite_blocks(stage_table, multi_grid=None, unit_fn=lite_bottleneck):
   Raises:
     ValueError: if `multi_grid` does not have one rate per unit of the last block.
   """
-  multi_grid = check_multi_grid(multi_grid, stage_table[-1][2])
-  blocks = []
-  for index, (block_scope, depth, num_units, stride) in enumerate(stage_table):
-    is_last = index == len(stage_table) - 1
-    units = [{'depth': depth, 'stride': stride if i == num_units - 1 else 1,
-              'unit_rate': multi_grid[i] if is_last else 1} for i in range(num_units)]
-    blocks.append(resnet_utils.Block(block_scope, unit_fn, units))
-  return blocks
+  return _table_blocks(stage_table, multi_grid, unit_fn, _lite_depths)
 
 
 def scale_stage_table(stage_table, depth_multiplier=1, min_base_depth=8):
