@@ -132,7 +132,8 @@ def split_separable_conv2d(input_tensor, num_outputs, scope=None, normalizer_fn=
     padding = 'SAME'
     if use_explicit_padding:
       padding = 'VALID'
-      input_tensor = lib._fixed_padding(input_tensor, kernel_size, rate)  # pylint: disable=protected-access
+      # pylint: disable-next=protected-access
+      input_tensor = lib._fixed_padding(input_tensor, kernel_size, rate)
     depthwise_scope = prefix + DEPTHWISE_SCOPE
     net = tf_slim.separable_conv2d(input_tensor, None, kernel_size, depth_multiplier=1,
                                    stride=stride, rate=rate, normalizer_fn=normalizer_fn,
@@ -150,7 +151,8 @@ def split_separable_conv2d(input_tensor, num_outputs, scope=None, normalizer_fn=
 @tf_slim.add_arg_scope
 def expanded_conv(input_tensor, num_outputs, expansion_size=expand_input_by_factor(6), stride=1,
                   rate=1, kernel_size=(3, 3), residual=True, normalizer_fn=None,
-                  split_projection=1, split_expansion=1, split_divisible_by=8, endpoints=None, use_explicit_padding=False, padding='SAME',
+                  split_projection=1, split_expansion=1, split_divisible_by=8, endpoints=None,
+                  use_explicit_padding=False, padding='SAME',
                   inner_activation_fn=None, depthwise_activation_fn=None,
                   project_activation_fn=tf.identity, expansion_transform=None, scope=None):
   """Inverted residual block: 1x1 expand -> depthwise -> linear 1x1 project (+ residual).
