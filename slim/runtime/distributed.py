@@ -409,6 +409,30 @@ class Worker(object):
       sess.run(op)
     logging.info('Training finished: the ps tasks were told to exit')
 
+  def abort(self, sess):
+    """This worker failed (an error, not a signal): tells the ps tasks to exit, so the other
+    workers fail too instead of waiting for it forever (a CI job ends, non-zero)."""
+    if not self.replica.distributed:
+      return
+    if not self.is_chief:
+      self._ps_done = [_ps_done_queue(i, self.replica.num_replicas).enqueue(0)
+                       for i in range(self.replica.num_ps_tasks)]
+    try:
+      for op in self._ps_done:
+        sess.run(op, options=tf.compat.v1.RunOptions(timeout_in_ms=10000))
+      logging.info('Worker %d failed: the ps tasks were told to exit', self.replica.task)
+    except tf.errors.OpError as e:
+      logging.warning('Could not tell the ps tasks to exit: %s', e.message)
+
+  def explain(self, error):
+    """A ClusterError for a lost cluster (a ps task or this worker's peer ended), else None."""
+    if self.replica.distributed and isinstance(
+        error, (tf.errors.UnavailableError, tf.errors.AbortedError)):
+      return ClusterError('worker %d lost the cluster (a ps task ended or is unreachable; '
+                          'another worker may have failed first): %s'
+                          % (self.replica.task, error.message.splitlines()[0]))
+    return None
+
   def close(self):
     """Stops the chief's queue runner thread (it is cancelled when the session closes)."""
     if self._coord is not None:

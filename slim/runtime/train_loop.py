@@ -153,6 +153,9 @@ def train(train_op, global_step, opts, init_fn=None, log_tensors=None, after_ste
         if summary_op is not None:
           writer.add_summary(sess.run(summary_op), step)
       worker.finish(sess, completed=step >= opts.number_of_steps)
+    except Exception:
+      worker.abort(sess)
+      raise
     finally:
       worker.close()
       if writer is not None:
@@ -204,7 +207,7 @@ def _run_steps(sess, train_op, global_step, opts, log_tensors, after_step_ops, s
     except tf.errors.OpError as e:
       if LOSS_NOT_FINITE in str(e):
         raise _non_finite('inf or nan', step + 1, opts.logdir) from None
-      clear = explain_error(e) if explain_error else None
+      clear = (explain_error(e) if explain_error else None) or worker.explain(e)
       if clear is None:
         raise
       raise clear from None

@@ -123,6 +123,19 @@ def testWrapOptimizer_LocalAndAsynchronousKeepTheOptimizer():
   assert distributed.wrap_optimizer(optimizer, asynchronous) is optimizer
 
 
+def testWorker_LostClusterIsAClearError():
+  global_step = tf.compat.v1.train.get_or_create_global_step()
+  lost = tf.errors.UnavailableError(None, None, 'Socket closed\nwhile reading')
+  worker = distributed.Worker(distributed.resolve(tf_config=_tf_config('worker', 1), sync=False),
+                              global_step)
+  error = worker.explain(lost)
+  assert isinstance(error, distributed.ClusterError)
+  assert str(error) == ('worker 1 lost the cluster (a ps task ended or is unreachable; another '
+                        'worker may have failed first): Socket closed')
+  assert worker.explain(tf.errors.InvalidArgumentError(None, None, 'x')) is None
+  assert distributed.Worker(distributed.LOCAL, global_step).explain(lost) is None
+
+
 def testDeeplabTrain_ReplicasWithoutClusterIsAnError(monkeypatch):
   monkeypatch.delenv(distributed.TF_CONFIG, raising=False)
   opts = deeplab_options.TrainOptions(train_logdir='/tmp/x', dataset_dir='/tmp/y',
@@ -221,5 +234,22 @@ def testLoopbackCluster_AsynchronousStartupDelay(tmp_path, dataset_dir):
     _check_finished(cluster, logdir, overshoot=1)
     assert 'Worker 1 starts at global step 5' in cluster.log('worker1')
     assert min(cluster.logged_steps('worker1')) >= 5
+  finally:
+    cluster.kill()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(CLUSTER_TIMEOUT_SECS + 60)
+def testLoopbackCluster_ChiefErrorEndsTheCluster(tmp_path, dataset_dir):
+  missing = str(tmp_path / 'no_such_checkpoint')
+  cluster = helpers.LoopbackCluster(str(tmp_path), TRAINER + _flags(
+      str(tmp_path / 'train'), dataset_dir, extra=('--tf_initial_checkpoint=%s' % missing,)))
+  try:
+    cluster.start_all()
+    codes = cluster.wait(CLUSTER_TIMEOUT_SECS)
+    # The chief's error is its one line; the ps ends; the other worker fails instead of waiting.
+    assert codes['worker0'] == 1 and codes['ps0'] == 0 and codes['worker1'] != 0, cluster.tails()
+    assert 'ERROR: ' in cluster.log('worker0') and missing in cluster.log('worker0')
+    assert 'Worker 0 failed: the ps tasks were told to exit' in cluster.log('worker0')
   finally:
     cluster.kill()
