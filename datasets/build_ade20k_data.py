@@ -9,6 +9,11 @@ Written: <output_dir>/{train,val}-%05d-of-00004.tfrecord. As the original, the i
 shuffled before sharding (here with a fixed seed, so a rebuild gives the same shards) and
 image/filename holds the image path; readers such as vis.py keep only its base name.
 
+New: --top_classes=31 writes the MLPerf Mobile segmentation protocol (ADE20K top-31, the MOSAIC
+and DeepLabV3+ benchmark): ADE20K's class ids are ordered by pixel frequency, so classes 1..31
+keep their ids and every other class becomes the ignore label 0, as the MLPerf app scores
+predictions of the top classes only (dataset 'ade20k_top31': 32 logits, label 0 ignored).
+
 Usage:
   python -m datasets.build_ade20k_data \
       --train_image_folder=./ADE20K/ADEChallengeData2016/images/training \
@@ -21,8 +26,12 @@ Also `python datasets/build_ade20k_data.py ...` or the console script.
 """
 import dataclasses
 import glob
+import io
 import os
 import random
+
+import numpy as np
+from PIL import Image
 
 import slim  # noqa: F401  (graph-mode TF1 behaviour before any TF use)
 from slim.runtime import options
@@ -37,6 +46,8 @@ IGNORE_LABEL = 0
 IMAGE_FORMAT = 'jpg'
 LABEL_FORMAT = 'png'
 DEFAULT_SHUFFLE_SEED = 0
+# Classes of the MLPerf Mobile segmentation benchmark (ADE20K top-31, --top_classes).
+MLPERF_TOP_CLASSES = 31
 # Default dataset root of the flags (the original's).
 _DEFAULT_ROOT = './ADE20K/ADEChallengeData2016'
 
@@ -56,6 +67,10 @@ class BuildOptions:
                                  'Path to save converted tfrecord of Tensorflow example')
   shuffle_seed: int = options.flag(
       DEFAULT_SHUFFLE_SEED, 'Seed of the image order shuffle (the original shuffled unseeded).')
+  top_classes: int = options.flag(
+      0, 'New: keep classes 1..N (ADE20K ids are sorted by pixel frequency) and write every '
+      'other class as the ignore label 0; %d is MLPerf Mobile\'s ADE20K top-31 (dataset '
+      'ade20k_top31). 0 keeps all 150 classes.' % MLPERF_TOP_CLASSES)
 
 
 def list_pairs(image_folder, label_folder, shuffle_seed=DEFAULT_SHUFFLE_SEED):
@@ -88,8 +103,19 @@ def list_pairs(image_folder, label_folder, shuffle_seed=DEFAULT_SHUFFLE_SEED):
   return pairs
 
 
+def keep_top_classes(example, top_classes):
+  """Rewrites the label PNG of `example` in place: classes above `top_classes` become 0."""
+  feature = example.features.feature[build_data.LABEL_ENCODED].bytes_list
+  label = np.array(Image.open(io.BytesIO(feature.value[0])))
+  label[label > top_classes] = IGNORE_LABEL
+  buffer = io.BytesIO()
+  Image.fromarray(label.astype(np.uint8), mode='L').save(buffer, format='PNG')
+  feature.value[0] = buffer.getvalue()
+  return example
+
+
 def convert_dataset(split, image_folder, label_folder, output_dir, num_shards=NUM_SHARDS,
-                    shuffle_seed=DEFAULT_SHUFFLE_SEED):
+                    shuffle_seed=DEFAULT_SHUFFLE_SEED, top_classes=0):
   """Converts one split to `<split>-XXXXX-of-<num_shards>.tfrecord` shards.
 
   Args:
@@ -99,6 +125,7 @@ def convert_dataset(split, image_folder, label_folder, output_dir, num_shards=NU
     output_dir: destination folder.
     num_shards: number of output shards.
     shuffle_seed: seed of the order shuffle; None keeps the sorted order.
+    top_classes: > 0: keep classes 1..top_classes, the others become the ignore label.
 
   Returns:
     List of written shard paths.
@@ -110,8 +137,9 @@ def convert_dataset(split, image_folder, label_folder, output_dir, num_shards=NU
 
   def make_example(pair):
     image_path, label_path = pair
-    return build_data.example_from_files(image_path, label_path, image_path, IMAGE_FORMAT,
-                                         NUM_CLASSES, IGNORE_LABEL)
+    example = build_data.example_from_files(image_path, label_path, image_path, IMAGE_FORMAT,
+                                            NUM_CLASSES, IGNORE_LABEL)
+    return keep_top_classes(example, top_classes) if top_classes else example
 
   return build_data.write_sharded_tfrecords(output_dir, split, pairs, num_shards, make_example)
 
@@ -128,10 +156,15 @@ def build(opts):
   Raises:
     DatasetBuildError: missing or corrupt files, size mismatch, label values above 150.
   """
+  if not 0 <= opts.top_classes < NUM_CLASSES:
+    raise build_data.DatasetBuildError('--top_classes=%d: expected 0 (all) to %d'
+                                       % (opts.top_classes, NUM_CLASSES - 1))
   return (convert_dataset('train', opts.train_image_folder, opts.train_image_label_folder,
-                          opts.output_dir, shuffle_seed=opts.shuffle_seed)
+                          opts.output_dir, shuffle_seed=opts.shuffle_seed,
+                          top_classes=opts.top_classes)
           + convert_dataset('val', opts.val_image_folder, opts.val_image_label_folder,
-                            opts.output_dir, shuffle_seed=opts.shuffle_seed))
+                            opts.output_dir, shuffle_seed=opts.shuffle_seed,
+                            top_classes=opts.top_classes))
 
 
 def run():

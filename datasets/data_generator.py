@@ -45,6 +45,12 @@ _ADE20K_INFORMATION = DatasetDescriptor(
     splits_to_sizes={'train': 20210, 'val': 2000},
     num_classes=151, ignore_label=0)
 
+# New: MLPerf Mobile's ADE20K top-31 (datasets/build_ade20k_data.py --top_classes=31): classes
+# 1..31 and the ignore label 0 for everything else.
+_ADE20K_TOP31_INFORMATION = DatasetDescriptor(
+    splits_to_sizes={'train': 20210, 'val': 2000},
+    num_classes=32, ignore_label=0)
+
 # Project dataset from datasets/synthetic.py (default sizes of its CLI).
 SYNTHETIC_NUM_TRAIN = 600
 SYNTHETIC_NUM_VAL = 100
@@ -57,6 +63,7 @@ _DATASETS_INFORMATION = {
     'cityscapes': _CITYSCAPES_INFORMATION,
     'pascal_voc_seg': _PASCAL_VOC_SEG_INFORMATION,
     'ade20k': _ADE20K_INFORMATION,
+    'ade20k_top31': _ADE20K_TOP31_INFORMATION,
     'synthetic': _SYNTHETIC_INFORMATION,
 }
 

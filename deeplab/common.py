@@ -30,6 +30,12 @@ TEST_SET = sample_keys.TEST_SET
 # Output type of the model's logits dict.
 OUTPUT_TYPE = 'semantic'
 
+# Segmentation heads (--segmentation_head, new): the original ASPP + decoder, or MOSAIC's
+# encoder/decoder (deeplab/core/mosaic.py).
+DEEPLAB_HEAD = 'deeplab'
+MOSAIC_HEAD = 'mosaic'
+SEGMENTATION_HEADS = (DEEPLAB_HEAD, MOSAIC_HEAD)
+
 
 flags.DEFINE_integer('min_resize_value', None, 'Desired size of the smaller image side.')
 flags.DEFINE_integer('max_resize_value', None, 'Maximum allowed size of the larger image side.')
@@ -99,6 +105,8 @@ _MODEL_OPTIONS_FIELDS = (
     'sync_batch_norm_method', 'batch_norm_decay',
     # New: backbone BN decay (None = the family default); see --batch_norm_decay.
     'backbone_batch_norm_decay',
+    # New: the head (SEGMENTATION_HEADS) and the MOSAIC head's cfg (None = its defaults).
+    'segmentation_head', 'mosaic_config',
 )
 
 
@@ -118,7 +126,8 @@ def _flag_defaults():
       aspp_with_squeeze_and_excitation=False, aspp_convs_filters=256,
       decoder_use_sum_merge=False, decoder_filters=256, decoder_output_is_logits=False,
       image_se_uses_qsigmoid=False, label_weights=1.0, sync_batch_norm_method='None',
-      batch_norm_decay=0.9997, backbone_batch_norm_decay=None)
+      batch_norm_decay=0.9997, backbone_batch_norm_decay=None,
+      segmentation_head=DEEPLAB_HEAD, mosaic_config=None)
 
 
 class ModelOptions(collections.namedtuple('ModelOptions', _MODEL_OPTIONS_FIELDS)):
@@ -153,7 +162,8 @@ class ModelOptions(collections.namedtuple('ModelOptions', _MODEL_OPTIONS_FIELDS)
       A new ModelOptions instance.
 
     Raises:
-      ValueError: on an unknown field, or a decoder_output_stride not sorted descending.
+      ValueError: on an unknown field, a decoder_output_stride not sorted descending, or an
+        unknown segmentation_head.
     """
     unknown = sorted(set(kwargs) - set(_MODEL_OPTIONS_FIELDS))
     if unknown:
@@ -170,6 +180,9 @@ class ModelOptions(collections.namedtuple('ModelOptions', _MODEL_OPTIONS_FIELDS)
       values['image_pooling_stride'] = [int(x) for x in values['image_pooling_stride']]
     if values['label_weights'] is None:
       values['label_weights'] = 1.0
+    if values['segmentation_head'] not in SEGMENTATION_HEADS:
+      raise ValueError('--segmentation_head=%s: expected one of %s'
+                       % (values['segmentation_head'], ', '.join(SEGMENTATION_HEADS)))
     return super(ModelOptions, cls).__new__(
         cls, outputs_to_num_classes, crop_size, atrous_rates, output_stride,
         preprocessed_images_dtype, **values)
@@ -189,7 +202,8 @@ def input_resize_from_flags(flags_obj):
 
 def model_options_from_flags(flags_obj, outputs_to_num_classes, crop_size=None,
                              atrous_rates=None, output_stride=8,
-                             preprocessed_images_dtype=tf.float32):
+                             preprocessed_images_dtype=tf.float32,
+                             segmentation_head=DEEPLAB_HEAD, mosaic_config=None):
   """Builds ModelOptions from parsed absl flags (entry scripts only).
 
   Args:
@@ -199,6 +213,8 @@ def model_options_from_flags(flags_obj, outputs_to_num_classes, crop_size=None,
     atrous_rates: list of ASPP atrous rates or None.
     output_stride: the output stride.
     preprocessed_images_dtype: dtype after preprocessing.
+    segmentation_head: one of SEGMENTATION_HEADS (deeplab.options.HeadFlags).
+    mosaic_config: a deeplab.core.mosaic.MosaicConfig or None (its defaults).
 
   Returns:
     A ModelOptions.
@@ -250,4 +266,5 @@ def model_options_from_flags(flags_obj, outputs_to_num_classes, crop_size=None,
       label_weights=flags_obj.label_weights,
       batch_norm_decay=flags_obj.batch_norm_decay,
       # The backbone follows the flag only when the user set it (original default behaviour).
-      backbone_batch_norm_decay=(flags_obj.batch_norm_decay if bn_flag.present else None))
+      backbone_batch_norm_decay=(flags_obj.batch_norm_decay if bn_flag.present else None),
+      segmentation_head=segmentation_head, mosaic_config=mosaic_config)

@@ -1,5 +1,10 @@
 """DeepLab meta-architecture: backbone + ASPP + decoder + logits, with the original scope names.
 
+`ModelOptions.segmentation_head` (--segmentation_head, new) picks the head: 'deeplab' (this
+module's ASPP + decoder + logits, the original) or 'mosaic' (deeplab/core/mosaic.py, whose
+stride-4 output is the logits); the backbone, the multi-scale merge and the predictions are
+shared.
+
 Public API (original names and signatures): `get_extra_layer_scopes`, `predict_labels`,
 `predict_labels_multi_scale`, `multi_scale_logits`, `extract_features`, `refine_by_decoder`,
 `get_branch_logits`.
@@ -14,7 +19,10 @@ import slim  # pylint: disable=unused-import  (applies the TF 2.21 compat layer)
 import tensorflow as tf
 import tf_slim
 
+from deeplab import common
+from deeplab.core import dense_prediction_cell
 from deeplab.core import feature_extractor
+from deeplab.core import mosaic
 from deeplab.core import utils
 
 # Scope names (checkpoint API).
@@ -24,7 +32,7 @@ IMAGE_POOLING_SCOPE = 'image_pooling'
 ASPP_SCOPE = 'aspp'
 CONCAT_PROJECTION_SCOPE = 'concat_projection'
 DECODER_SCOPE = 'decoder'
-META_ARCHITECTURE_SCOPE = 'meta_architecture'
+META_ARCHITECTURE_SCOPE = dense_prediction_cell.META_ARCHITECTURE_SCOPE
 
 PROB_SUFFIX = '_prob'
 
@@ -49,7 +57,7 @@ def get_extra_layer_scopes(last_layers_contain_logits_only=False):
   if last_layers_contain_logits_only:
     return [LOGITS_SCOPE_NAME]
   return [LOGITS_SCOPE_NAME, IMAGE_POOLING_SCOPE, ASPP_SCOPE, CONCAT_PROJECTION_SCOPE,
-          DECODER_SCOPE, META_ARCHITECTURE_SCOPE]
+          DECODER_SCOPE, META_ARCHITECTURE_SCOPE, mosaic.ENCODER_SCOPE, mosaic.DECODER_SCOPE]
 
 
 def predict_labels_multi_scale(images, model_options, eval_scales=(1.0,),
@@ -179,7 +187,9 @@ def multi_scale_logits(images, model_options, image_pyramid, weight_decay=0.0001
     image_pooling_crop_width = model_options.image_pooling_crop_size[1]
 
   # Compute the height, width for the output logits.
-  if model_options.decoder_output_stride:
+  if model_options.segmentation_head == common.MOSAIC_HEAD:
+    logits_output_stride = _mosaic_config(model_options).logits_output_stride
+  elif model_options.decoder_output_stride:
     logits_output_stride = min(model_options.decoder_output_stride)
   else:
     logits_output_stride = model_options.output_stride
@@ -257,6 +267,19 @@ def _aspp_arg_scope(model_options, weight_decay, reuse, is_training, fine_tune_b
       padding='SAME', stride=1, reuse=reuse), batch_norm_params
 
 
+def _backbone_features(images, model_options, weight_decay, reuse, is_training,
+                       fine_tune_batch_norm):
+  """The registry backbone of `model_options` (features, end points), shared by both heads."""
+  return feature_extractor.extract_features(
+      images, output_stride=model_options.output_stride, multi_grid=model_options.multi_grid,
+      model_variant=model_options.model_variant,
+      depth_multiplier=model_options.depth_multiplier,
+      divisible_by=model_options.divisible_by, weight_decay=weight_decay, reuse=reuse,
+      is_training=is_training, preprocessed_images_dtype=model_options.preprocessed_images_dtype,
+      fine_tune_batch_norm=fine_tune_batch_norm,
+      bn_decay=model_options.backbone_batch_norm_decay)
+
+
 def extract_features(images, model_options, weight_decay=0.0001, reuse=None, is_training=False,
                      fine_tune_batch_norm=False, nas_training_hyper_parameters=None):
   """Extracts features by the particular model_variant, then applies ASPP.
@@ -277,23 +300,17 @@ def extract_features(images, model_options, weight_decay=0.0001, reuse=None, is_
     end_points: A dictionary from components of the network to the corresponding activation.
 
   Raises:
-    ValueError: on dense_prediction_cell_config (DPC is not supported here).
+    ValueError: on a bad dense_prediction_cell_config (see dense_prediction_cell.py).
   """
   del nas_training_hyper_parameters
-  features, end_points = feature_extractor.extract_features(
-      images, output_stride=model_options.output_stride, multi_grid=model_options.multi_grid,
-      model_variant=model_options.model_variant,
-      depth_multiplier=model_options.depth_multiplier,
-      divisible_by=model_options.divisible_by, weight_decay=weight_decay, reuse=reuse,
-      is_training=is_training, preprocessed_images_dtype=model_options.preprocessed_images_dtype,
-      fine_tune_batch_norm=fine_tune_batch_norm,
-      bn_decay=model_options.backbone_batch_norm_decay)
+  features, end_points = _backbone_features(images, model_options, weight_decay, reuse,
+                                            is_training, fine_tune_batch_norm)
 
   if not model_options.aspp_with_batch_norm:
     return features, end_points
   if model_options.dense_prediction_cell_config is not None:
-    raise ValueError('dense_prediction_cell_config (--dense_prediction_cell_json) is not '
-                     'supported by this implementation.')
+    return _dense_prediction_cell(features, model_options, weight_decay, reuse, is_training,
+                                  fine_tune_batch_norm), end_points
 
   scope, batch_norm_params = _aspp_arg_scope(model_options, weight_decay, reuse, is_training,
                                              fine_tune_batch_norm)
@@ -333,7 +350,7 @@ def extract_features(images, model_options, weight_decay=0.0001, reuse=None, is_
         if model_options.aspp_with_squeeze_and_excitation:
           image_feature_activation_fn = tf.nn.sigmoid
           if model_options.image_se_uses_qsigmoid:
-            image_feature_activation_fn = _q_sigmoid
+            image_feature_activation_fn = utils.q_sigmoid
           image_feature_normalizer_fn = None
         image_feature = tf_slim.conv2d(
             image_feature, depth, 1, activation_fn=image_feature_activation_fn,
@@ -376,14 +393,26 @@ def extract_features(images, model_options, weight_decay=0.0001, reuse=None, is_
       return concat_logits, end_points
 
 
-def _q_sigmoid(x):
-  """Quantization-friendly sigmoid: relu6(x + 3) / 6."""
-  return tf.nn.relu6(x + 3) * 0.16667
+def _dense_prediction_cell(features, model_options, weight_decay, reuse, is_training,
+                           fine_tune_batch_norm):
+  """The DPC head of `--dense_prediction_cell_json` in place of ASPP (as the original)."""
+  cell = dense_prediction_cell.DensePredictionCell(
+      config=model_options.dense_prediction_cell_config,
+      # The config's rates are for output stride 16.
+      hparams={'conv_rate_multiplier': 16 // model_options.output_stride})
+  return cell.build_cell(
+      features, output_stride=model_options.output_stride, crop_size=model_options.crop_size,
+      image_pooling_crop_size=model_options.image_pooling_crop_size, weight_decay=weight_decay,
+      reuse=reuse, is_training=is_training, fine_tune_batch_norm=fine_tune_batch_norm,
+      batch_norm_decay=model_options.batch_norm_decay)
 
 
 def _get_logits(images, model_options, weight_decay=0.0001, reuse=None, is_training=False,
                 fine_tune_batch_norm=False):
   """Gets the logits by atrous/image spatial pyramid pooling (and the decoder if set)."""
+  if model_options.segmentation_head == common.MOSAIC_HEAD:
+    return _get_mosaic_logits(images, model_options, weight_decay, reuse, is_training,
+                              fine_tune_batch_norm)
   features, end_points = extract_features(
       images, model_options, weight_decay=weight_decay, reuse=reuse, is_training=is_training,
       fine_tune_batch_norm=fine_tune_batch_norm)
@@ -415,6 +444,25 @@ def _get_logits(images, model_options, weight_decay=0.0001, reuse=None, is_train
           kernel_size=model_options.logits_kernel_size, weight_decay=weight_decay,
           reuse=reuse, scope_suffix=output)
   return outputs_to_logits
+
+
+def _mosaic_config(model_options):
+  return model_options.mosaic_config or mosaic.DEFAULT_CONFIG
+
+
+def _get_mosaic_logits(images, model_options, weight_decay, reuse, is_training,
+                       fine_tune_batch_norm):
+  """--segmentation_head=mosaic: the backbone, then MOSAIC's encoder/decoder (stride-4 logits)."""
+  features, end_points = _backbone_features(images, model_options, weight_decay, reuse,
+                                            is_training, fine_tune_batch_norm)
+  variant = model_options.model_variant
+  return {output: tf.identity(mosaic.build_logits(
+      features, end_points, feature_extractor.name_scope(variant),
+      feature_extractor.decoder_end_points(variant), num_classes,
+      config=_mosaic_config(model_options), weight_decay=weight_decay,
+      batch_norm_decay=model_options.batch_norm_decay, reuse=reuse, is_training=is_training,
+      fine_tune_batch_norm=fine_tune_batch_norm), name=output)
+          for output, num_classes in sorted(model_options.outputs_to_num_classes.items())}
 
 
 def refine_by_decoder(features, end_points, crop_size=None, decoder_output_stride=None,

@@ -12,7 +12,11 @@ import dataclasses
 import os
 from typing import List, Optional, Sequence
 
+from slim.quantize import scheme as scheme_lib
 from slim.runtime import options
+
+from deeplab import common
+from deeplab.core import mosaic
 
 flag = options.flag
 
@@ -29,7 +33,7 @@ def parse_crop(values, flag_name):
   return crop
 
 QUANTIZE_DELAY_HELP = 'Steps to start quantized training. If < 0, will not quantize model.'
-COLORMAP_TYPES = ('pascal', 'cityscapes', 'ade20k')
+COLORMAP_TYPES = ('pascal', 'cityscapes', 'ade20k', 'mapillary_vistas')
 
 
 @dataclasses.dataclass
@@ -48,18 +52,73 @@ class DatasetFlags:
                                     required=True)
 
 
+_MOSAIC_DEFAULTS = mosaic.DEFAULT_CONFIG
+
+
 @dataclasses.dataclass
 class HeadFlags:
-  """ASPP rates and output stride (train/eval/vis default 16; export 8, as the original)."""
+  """The head: ASPP rates and output stride (train/eval/vis default 16; export 8, as the
+  original), and the new --segmentation_head with the MOSAIC cfg values users change."""
   atrous_rates: Optional[List[int]] = flag(None, 'Atrous rates for atrous spatial pyramid '
                                            'pooling.', kind='multi_integer')
   output_stride: int = flag(16, 'The ratio of input to output spatial resolution.')
+  segmentation_head: str = flag(
+      common.DEEPLAB_HEAD, 'New: the head on the backbone: deeplab (ASPP and decoder, the '
+      'original) or mosaic (MOSAIC encoder/decoder, stride-4 logits; g3doc/mosaic.md).',
+      kind='enum', enum_values=common.SEGMENTATION_HEADS)
+  mosaic_pyramid_pool_bins: List[int] = flag(
+      list(_MOSAIC_DEFAULTS.pyramid_pool_bins), 'New: grid sizes of the MOSAIC encoder\'s '
+      'pyramid pooling (1 = global branch).', kind='multi_integer')
+  mosaic_branch_filter_depths: List[int] = flag(
+      list(_MOSAIC_DEFAULTS.branch_filter_depths), 'New: output depth of each channel group of '
+      'the MOSAIC branch block.', kind='multi_integer')
+  mosaic_conv_kernel_sizes: List[int] = flag(
+      list(_MOSAIC_DEFAULTS.conv_kernel_sizes), 'New: depthwise kernel size of each channel '
+      'group of the MOSAIC branch block (one per --mosaic_branch_filter_depths).',
+      kind='multi_integer')
+  mosaic_decoder_filters: int = flag(_MOSAIC_DEFAULTS.decoder_filters, 'New: filters of the '
+                                     'MOSAIC decoder\'s concat-merge convs.')
+
+  def head_kwargs(self):
+    """The head fields as keywords of common.model_options_from_flags.
+
+    Raises:
+      ValueError: inconsistent --mosaic_* flags (with --segmentation_head=mosaic).
+    """
+    mosaic_config = None
+    if self.segmentation_head == common.MOSAIC_HEAD:
+      mosaic_config = dataclasses.replace(
+          _MOSAIC_DEFAULTS, pyramid_pool_bins=self.mosaic_pyramid_pool_bins,
+          branch_filter_depths=self.mosaic_branch_filter_depths,
+          conv_kernel_sizes=self.mosaic_conv_kernel_sizes,
+          decoder_filters=self.mosaic_decoder_filters)
+    return dict(atrous_rates=self.atrous_rates, output_stride=self.output_stride,
+                segmentation_head=self.segmentation_head, mosaic_config=mosaic_config)
 
 
 @dataclasses.dataclass
 class QuantizeFlags:
-  """The QAT switch of train/eval/vis/export."""
+  """The QAT switch of train/eval/vis/export, and the scheme of a selective rewrite."""
   quantize_delay_step: int = flag(-1, QUANTIZE_DELAY_HELP)
+  quantize_scheme: Optional[str] = flag(
+      None, 'New: JSON quantization scheme (g3doc/scheme.md): per-scope rules leaving layers '
+      'float or choosing bits, per-channel ranges and quantizers. Needs '
+      '--quantize_delay_step >= 0; give the same file to train, eval, vis and export.',
+      kind='string')
+
+  def load_quantize_scheme(self):
+    """The `slim.quantize.scheme.Scheme` of --quantize_scheme, or None without the flag.
+
+    Raises:
+      ValueError: a bad file (one line naming it and the key), or the flag without
+        --quantize_delay_step >= 0.
+    """
+    if not self.quantize_scheme:
+      return None
+    if self.quantize_delay_step < 0:
+      raise ValueError('--quantize_scheme=%s needs --quantize_delay_step >= 0 (the scheme '
+                       'configures the QAT rewrite)' % self.quantize_scheme)
+    return scheme_lib.load(self.quantize_scheme, flag='quantize_scheme')
 
 
 @dataclasses.dataclass
@@ -222,6 +281,25 @@ class ConvertOptions:
 
 
 @dataclasses.dataclass
+class PtqOptions(DatasetFlags):
+  """deeplab/ptq_to_tflite.py (new; common.py's --model_variant selects the input statistics)."""
+  float_graph_def_path: Optional[str] = flag(None, 'Float frozen graph (export_model.py without '
+                                             '--quantize_delay_step).', kind='string',
+                                             required=True)
+  output_tflite_path: Optional[str] = flag(None, 'Output TFLite model path.', kind='string',
+                                           required=True)
+  input_tensor_name: Optional[str] = flag(None, 'Input tensor of the TFLite model: the backbone '
+                                          'input, e.g. MobilenetV2/MobilenetV2/input:0.',
+                                          kind='string', required=True)
+  output_tensor_name: str = flag('ArgMax:0', 'Output tensor of the TFLite model.')
+  calibration_split: str = flag('train', 'Split whose images calibrate the ranges.')
+  num_calibration_images: int = flag(100, 'Number of calibration images.')
+  io_type: str = flag('uint8', 'Model input type (the kernels are int8 either way).',
+                      kind='enum', enum_values=('uint8', 'int8'))
+  model_variant: str = 'mobilenet_v2'
+
+
+@dataclasses.dataclass
 class ReportOptions(DatasetFlags):
   """deeplab/quantization_report.py (new)."""
   graph_result: List[str] = flag([], '"label=path" of an eval.py --eval_results_json file (a '
@@ -239,6 +317,19 @@ class ReportOptions(DatasetFlags):
                                       'every row to (in points); none: no such column.',
                                       kind='string')
   model_variant: str = 'mobilenet_v2'
+
+
+@dataclasses.dataclass
+class CompareHeadsOptions:
+  """deeplab/compare_heads.py (new)."""
+  report_json: Optional[str] = flag(None, 'report.json of quantization_report.py holding every '
+                                    'row of the compared models.', kind='string', required=True)
+  frozen_graph: List[str] = flag([], '"name=path" of a model\'s float frozen graph: rows whose '
+                                 'label starts with "name " get its MAdds.', kind='multi_string')
+  reference_suffix: str = flag('float + same fine-tune', 'Label suffix of each model\'s '
+                               'reference row (the "mIoU vs" column compares its rows to it).')
+  output_dir: Optional[str] = flag(None, 'Where report.md, report.json and the plot are written.',
+                                   kind='string', required=True)
 
 
 @dataclasses.dataclass

@@ -61,7 +61,8 @@ def build_rows(graph_results, tflite_models, dataset_fn, latency_rounds=10, late
 
   Returns:
     A list of dicts with keys label, miou, bytes, latency_min_ms, latency_median_ms,
-    quantized_fraction, speedup_vs_float (None where it does not apply).
+    quantized_fraction, speedup_vs_float, eval_crop_size, tflite (the model's path; None
+    where it does not apply).
   """
   rows = []
   for label, path in graph_results:
@@ -69,7 +70,7 @@ def build_rows(graph_results, tflite_models, dataset_fn, latency_rounds=10, late
       result = json.load(f)
     rows.append(dict(label=label, miou=result['miou'], bytes=None, latency_min_ms=None,
                      latency_median_ms=None, quantized_fraction=None, speedup_vs_float=None,
-                     eval_crop_size=result.get('eval_crop_size')))
+                     eval_crop_size=result.get('eval_crop_size'), tflite=None))
   models = {}
   for label, path in tflite_models:
     segmenter = tflite_utils.TFLiteSegmenter(path, eval_threads,
@@ -80,7 +81,8 @@ def build_rows(graph_results, tflite_models, dataset_fn, latency_rounds=10, late
     rows.append(dict(label=label, miou=miou, bytes=len(model), latency_min_ms=None,
                      latency_median_ms=None,
                      quantized_fraction=inspection.quantized_fraction(model),
-                     speedup_vs_float=None, eval_crop_size=segmenter.input_size))
+                     speedup_vs_float=None, eval_crop_size=segmenter.input_size,
+                     tflite=os.path.abspath(path)))
     models[label] = model
   if FLOAT_TFLITE_LABEL in models:  # The first model is the reference of the speed ratios.
     models = dict([(FLOAT_TFLITE_LABEL, models.pop(FLOAT_TFLITE_LABEL))] + list(models.items()))

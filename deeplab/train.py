@@ -77,7 +77,8 @@ def build_train_op(opts, model_options, samples, num_classes, ignore_label, imag
   tf.compat.v1.summary.scalar('total_loss', total_loss)
 
   # The QAT rewrite must see the forward graph only: before the optimizer builds gradients.
-  train_utils.maybe_quantize_training_graph(opts.quantize_delay_step, opts.num_clones)
+  train_utils.maybe_quantize_training_graph(opts.quantize_delay_step, opts.num_clones,
+                                            opts.load_quantize_scheme())
   optimizer = distributed.wrap_optimizer(_optimizer(opts, learning_rate), replica)
   last_layers = model.get_extra_layer_scopes(opts.last_layers_contain_logits_only)
   grads_and_vars = optimizer.compute_gradients(total_loss)
@@ -166,7 +167,7 @@ def main(unused_argv):
   num_classes = data_generator.get_dataset_descriptor(opts.dataset).num_classes
   model_options = common.model_options_from_flags(
       flags.FLAGS, {common.OUTPUT_TYPE: num_classes}, crop_size=crop_size,
-      atrous_rates=opts.atrous_rates, output_stride=opts.output_stride)
+      **opts.head_kwargs())
   train(opts, model_options, image_pyramid=flags.FLAGS.image_pyramid)
 
 

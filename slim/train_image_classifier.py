@@ -43,7 +43,6 @@ from typing import List, Optional
 from absl import logging
 
 import slim  # noqa: F401  (graph-mode TF1 behaviour before any TF use)
-import slim.quantize as contrib_quantize
 import tensorflow as tf
 import tf_slim
 
@@ -116,6 +115,8 @@ class TrainOptions:
                                                'None disables it.', kind='float')
   quantize_delay: int = flag(-1, 'Global step at which fake quantization starts; < 0 trains in '
                              'float (no QAT rewrite).')
+  quantize_scheme: Optional[str] = flag(None, classification_model.QUANTIZE_SCHEME_HELP +
+                                        ' Needs --quantize_delay >= 0.', kind='string')
   pruning_hparams: str = flag('', 'Comma-separated pruning hparams (name=value, see '
                               'slim.pruning.get_pruning_hparams); empty trains without pruning.')
   freeze_pruning_masks: bool = flag(False, 'Build the masked graph but never update the masks '
@@ -297,7 +298,10 @@ def build_train_graph(opts, replica=distributed.LOCAL):
 
   # The QAT rewrite must see only the forward graph: after the loss, before the optimizer.
   if opts.quantize_delay >= 0:
-    contrib_quantize.create_training_graph(quant_delay=opts.quantize_delay)
+    classification_model.quantize_graph(True, quant_delay=opts.quantize_delay,
+                                        scheme_path=opts.quantize_scheme)
+  elif opts.quantize_scheme:
+    raise ValueError('--quantize_scheme=%s needs --quantize_delay >= 0' % opts.quantize_scheme)
 
   learning_rate = _configure_learning_rate(opts, count_examples(descriptor), global_step)
   optimizer = distributed.wrap_optimizer(_configure_optimizer(opts, learning_rate), replica)

@@ -18,6 +18,7 @@ from deeplab.utils import metrics
 from slim.nets import registry
 from slim.tflite import convert as tflite_convert
 from slim.tflite import interpreter as interpreter_lib
+from slim.tflite import ptq
 
 _CONVERTERS = {'uint8': tflite_convert.convert_uint8, 'int8': tflite_convert.convert_int8}
 
@@ -141,16 +142,70 @@ def convert(graph_def, input_tensor_name, output_tensor_name, inference_type='ui
     slim.tflite.convert.NotFullyQuantizedError: if ops stayed float (naming them).
     ValueError: if the input tensor has no static shape.
   """
+  mean, std = input_stats(model_variant)
+  return _CONVERTERS[inference_type](
+      graph_def, [_op_name(input_tensor_name)], [_op_name(output_tensor_name)],
+      [static_input_shape(graph_def, input_tensor_name)], mean_values=mean,
+      std_dev_values=std, allow_float_ops=allow_float_ops)
+
+
+def static_input_shape(graph_def, input_tensor_name):
+  """The static shape of `input_tensor_name` in `graph_def` (ValueError if not fully defined)."""
   with tf.Graph().as_default() as graph:
     tf.import_graph_def(graph_def, name='')
     shape = graph.get_tensor_by_name(input_tensor_name).shape
   if not shape.is_fully_defined():
     raise ValueError('--input_tensor_name=%s has no static shape (%s); export with a fixed '
                      '--crop_size' % (input_tensor_name, shape))
+  return shape.as_list()
+
+
+def convert_ptq(graph_def, input_tensor_name, output_tensor_name, dataset, model_variant,
+                num_calibration_images=100, io_type='uint8'):
+  """Post-training full-integer quantization of a FLOAT frozen DeepLab graph (the PTQ baseline).
+
+  The converter calibrates every tensor's range on `dataset`'s images, preprocessed as the
+  backbone input (real = (pixel - mean) / std of the record's input statistics). With
+  io_type='uint8' the model takes uint8 pixels as the QAT uint8 model does (TFLiteSegmenter
+  runs both).
+
+  Args:
+    graph_def: float frozen GraphDef (export_model.py without --quantize_delay_step).
+    input_tensor_name: the backbone input, e.g. 'MobilenetV2/MobilenetV2/input:0'.
+    output_tensor_name: e.g. 'ArgMax:0'.
+    dataset: a non-repeating batch-1 Dataset padded to the model input size (`eval_dataset`).
+    model_variant: the registry record of the backbone.
+    num_calibration_images: images used for calibration.
+    io_type: 'uint8' or 'int8' model input.
+
+  Returns:
+    The .tflite bytes.
+
+  Raises:
+    slim.tflite.convert.NotFullyQuantizedError: if ops stayed float (naming them).
+    ValueError: no static input shape, or images of another size than the input.
+  """
+  shape = static_input_shape(graph_def, input_tensor_name)
   mean, std = input_stats(model_variant)
-  return _CONVERTERS[inference_type](
-      graph_def, [_op_name(input_tensor_name)], [_op_name(output_tensor_name)],
-      [shape.as_list()], mean_values=mean, std_dev_values=std, allow_float_ops=allow_float_ops)
+  images = [(image.astype(np.float32) - mean) / std
+            for image in _images(dataset, num_calibration_images)]
+  return ptq.convert_ptq_int8(graph_def, [_op_name(input_tensor_name)],
+                              [_op_name(output_tensor_name)], [shape], images, io_type=io_type)
+
+
+def _images(dataset, count):
+  """Up to `count` images [h, w, 3] of `dataset` (batch 1, not repeating)."""
+  images = []
+  with tf.Graph().as_default():
+    samples = dataset.get_one_shot_iterator().get_next()
+    with tf.compat.v1.Session() as sess:
+      while len(images) < count:
+        try:
+          with dataset.explained_errors(crop_flag=None):
+            images.extend(sess.run(samples[common.IMAGE]))
+        except tf.errors.OutOfRangeError:
+          break
+  return images[:count]
 
 
 def run_tflite(tflite_model, image):
