@@ -32,7 +32,7 @@ one item into a queue on every ps task, which the ps process was waiting on.
                                 sync=True, startup_delay_steps=...)
   if replica.is_ps:
     return distributed.serve_ps(replica)
-  with tf.Graph().as_default():
+  with distributed.failure_ends_cluster(replica), tf.Graph().as_default():
     with replica.device_scope():
       ... model, loss, QAT rewrite ...
       optimizer = distributed.wrap_optimizer(optimizer, replica)
@@ -286,6 +286,42 @@ def serve_ps(replica):
   return 0
 
 
+def end_cluster(replica, failed, default_master=''):
+  """Tells the ps tasks to exit (own graph, own session).
+
+  The chief calls it at the end, after its training session closed (that session's pending
+  runs, the queue runner waiting on the ps, are cancelled while the ps tasks still answer);
+  `failure_ends_cluster` on a worker's error.
+  """
+  with tf.Graph().as_default():
+    ops = [_ps_done_queue(i, replica.num_replicas).enqueue(0)
+           for i in range(replica.num_ps_tasks)]
+    try:
+      with tf.compat.v1.Session(target(replica, default_master),
+                                config=replica.session_config()) as sess:
+        sess.run(ops, options=tf.compat.v1.RunOptions(timeout_in_ms=30000))
+    except tf.errors.OpError as e:
+      logging.warning('Could not tell the ps tasks to exit: %s', e.message)
+      return
+  logging.info('Worker %d %s: the ps tasks were told to exit', replica.task,
+               'failed' if failed else 'finished the training')
+
+
+@contextlib.contextmanager
+def failure_ends_cluster(replica):
+  """Context of a worker's whole task (graph building included): an error ends the cluster.
+
+  The ps tasks are told to exit, so the other workers fail too (a lost cluster) instead of
+  waiting for this one forever, and a launcher or CI job ends, non-zero.
+  """
+  try:
+    yield
+  except Exception:
+    if replica.distributed and not replica.is_ps:
+      end_cluster(replica, failed=True, default_master=replica.master)
+    raise
+
+
 def wrap_optimizer(optimizer, replica):
   """`optimizer`, wrapped in a SyncReplicasOptimizer when `replica.sync` (else unchanged).
 
@@ -333,8 +369,6 @@ class Worker(object):
     with tf.compat.v1.device(None):
       self._workers_done = _workers_done_queue(replica.num_replicas)
       if self.is_chief:
-        self._ps_done = [_ps_done_queue(i, replica.num_replicas).enqueue(0)
-                         for i in range(replica.num_ps_tasks)]
         self._wait_workers = (self._workers_done.dequeue_many(replica.num_replicas - 1)
                               if replica.num_replicas > 1 else None)
       else:
@@ -388,14 +422,17 @@ class Worker(object):
   def finish(self, sess, completed):
     """End of this worker's loop; `completed`: the last step was reached (not a signal).
 
-    The chief then releases the other workers, waits for them, and tells the ps tasks to
-    exit; another worker reports that it is done.
+    The chief then releases the other workers and waits for them; another worker reports
+    that it is done.
+
+    Returns:
+      Whether this worker is to end the cluster (`end_cluster`, after its session closed).
     """
     if not self.replica.distributed or not completed:
-      return
+      return False
     if not self.is_chief:
       sess.run(self._report_done)
-      return
+      return False
     if self._release_tokens is not None:
       sess.run(self._release_tokens)
     if self._wait_workers is not None:
@@ -405,24 +442,12 @@ class Worker(object):
       except tf.errors.DeadlineExceededError:
         logging.warning('Not every worker finished within %d s; ending the ps tasks anyway',
                         FINISH_WAIT_SECS)
-    for op in self._ps_done:
-      sess.run(op)
-    logging.info('Training finished: the ps tasks were told to exit')
+    return True
 
-  def abort(self, sess):
-    """This worker failed (an error, not a signal): tells the ps tasks to exit, so the other
-    workers fail too instead of waiting for it forever (a CI job ends, non-zero)."""
-    if not self.replica.distributed:
-      return
-    if not self.is_chief:
-      self._ps_done = [_ps_done_queue(i, self.replica.num_replicas).enqueue(0)
-                       for i in range(self.replica.num_ps_tasks)]
-    try:
-      for op in self._ps_done:
-        sess.run(op, options=tf.compat.v1.RunOptions(timeout_in_ms=10000))
-      logging.info('Worker %d failed: the ps tasks were told to exit', self.replica.task)
-    except tf.errors.OpError as e:
-      logging.warning('Could not tell the ps tasks to exit: %s', e.message)
+  def end_cluster(self):
+    """The chief, after the last step and its session closed: tells the ps tasks to exit."""
+    if self.replica.distributed:
+      end_cluster(self.replica, failed=False, default_master=self._default_master)
 
   def explain(self, error):
     """A ClusterError for a lost cluster (a ps task or this worker's peer ended), else None."""
