@@ -66,6 +66,14 @@ class ClusterError(ValueError):
   """An impossible cluster configuration (flags or TF_CONFIG); the message names them."""
 
 
+class LostClusterError(ClusterError):
+  """A ps task (or the peer it depended on) ended or became unreachable during training."""
+
+
+# Errors that say the cluster is already gone (nobody left to tell to exit).
+_LOST = (LostClusterError, tf.errors.UnavailableError, tf.errors.AbortedError)
+
+
 @dataclasses.dataclass(frozen=True)
 class Replica:
   """The role of this process in a cluster (`resolve` builds it; `LOCAL` is one machine).
@@ -316,8 +324,8 @@ def failure_ends_cluster(replica):
   """
   try:
     yield
-  except Exception:
-    if replica.distributed and not replica.is_ps:
+  except Exception as e:
+    if replica.distributed and not replica.is_ps and not isinstance(e, _LOST):
       end_cluster(replica, failed=True, default_master=replica.master)
     raise
 
@@ -450,10 +458,10 @@ class Worker(object):
       end_cluster(self.replica, failed=False, default_master=self._default_master)
 
   def explain(self, error):
-    """A ClusterError for a lost cluster (a ps task or this worker's peer ended), else None."""
+    """A LostClusterError for a lost cluster (a ps task ended or is unreachable), else None."""
     if self.replica.distributed and isinstance(
         error, (tf.errors.UnavailableError, tf.errors.AbortedError)):
-      return ClusterError('worker %d lost the cluster (a ps task ended or is unreachable; '
+      return LostClusterError('worker %d lost the cluster (a ps task ended or is unreachable; '
                           'another worker may have failed first): %s'
                           % (self.replica.task, error.message.splitlines()[0]))
     return None

@@ -110,7 +110,8 @@ def testDeviceScope_VariablesAndQatRangesOnPsOpsOnTheWorker(monkeypatch):
   fake_quant = [op for op in graph.get_operations() if op.type == 'FakeQuantWithMinMaxVars']
   assert fake_quant and {op.device for op in fake_quant} == {'/job:worker/task:1'}
   # Synchronous replicas: gradient accumulators beside the variables, the local step here.
-  accumulators = [op for op in graph.get_operations() if op.type == 'ResourceConditionalAccumulator']
+  accumulators = [op for op in graph.get_operations()
+                  if op.type == 'ResourceConditionalAccumulator']
   assert accumulators and all(op.device.startswith('/job:ps/') for op in accumulators)
   local_step = [v for v in tf.compat.v1.local_variables() if 'sync_rep_local_step' in v.op.name]
   assert [v.device for v in local_step] == ['/job:worker/task:1']
@@ -129,7 +130,7 @@ def testWorker_LostClusterIsAClearError():
   worker = distributed.Worker(distributed.resolve(tf_config=_tf_config('worker', 1), sync=False),
                               global_step)
   error = worker.explain(lost)
-  assert isinstance(error, distributed.ClusterError)
+  assert isinstance(error, distributed.LostClusterError)
   assert str(error) == ('worker 1 lost the cluster (a ps task ended or is unreachable; another '
                         'worker may have failed first): Socket closed')
   assert worker.explain(tf.errors.InvalidArgumentError(None, None, 'x')) is None
@@ -157,7 +158,8 @@ def dataset_dir(tmp_path_factory):
 
 def _flags(logdir, dataset, steps=STEPS, extra=()):
   return ['--train_logdir=%s' % logdir, '--dataset=synthetic', '--dataset_dir=%s' % dataset,
-          '--train_crop_size=33,33', '--train_batch_size=2', '--training_number_of_steps=%d' % steps,
+          '--train_crop_size=33,33', '--train_batch_size=2',
+          '--training_number_of_steps=%d' % steps,
           '--quantize_delay_step=%d' % QUANTIZE_FROM, '--log_steps=1', '--optimizer=adam',
           '--save_interval_secs=1'] + list(extra)
 
@@ -202,7 +204,8 @@ def testLoopbackCluster_SyncQatTrainsToTheLastStepAndEndsByItself(tmp_path, data
 def testLoopbackCluster_KilledWorkerRestartedRejoins(tmp_path, dataset_dir):
   logdir = str(tmp_path / 'train')
   steps = 40
-  cluster = helpers.LoopbackCluster(str(tmp_path), TRAINER + _flags(logdir, dataset_dir, steps=steps))
+  cluster = helpers.LoopbackCluster(str(tmp_path),
+                                    TRAINER + _flags(logdir, dataset_dir, steps=steps))
   try:
     cluster.start_all()
     deadline = time.time() + CLUSTER_TIMEOUT_SECS
