@@ -70,8 +70,9 @@ class LostClusterError(ClusterError):
   """A ps task (or the peer it depended on) ended or became unreachable during training."""
 
 
-# Errors that say the cluster is already gone (nobody left to tell to exit).
-_LOST = (LostClusterError, tf.errors.UnavailableError, tf.errors.AbortedError)
+# TF errors of a cluster already gone (a ps task ended: nobody left to tell to exit).
+_LOST_OP_ERRORS = (tf.errors.UnavailableError, tf.errors.AbortedError)
+_LOST = (LostClusterError,) + _LOST_OP_ERRORS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -404,7 +405,10 @@ class Worker(object):
         ready_for_local_init_op=self._ready_for_local_init, graph=graph,
         recovery_wait_secs=POLL_SECS)
     logging.info('Waiting for the chief to initialise the variables')
-    return manager.wait_for_session(master, config=replica.session_config())
+    try:
+      return manager.wait_for_session(master, config=replica.session_config())
+    except _LOST_OP_ERRORS as e:  # The chief failed first and ended the cluster.
+      raise self.explain(e) from None
 
   def start(self, sess):
     """After the variables are ready: the synchronous optimizer's initialisation (and, on the
@@ -459,8 +463,7 @@ class Worker(object):
 
   def explain(self, error):
     """A LostClusterError for a lost cluster (a ps task ended or is unreachable), else None."""
-    if self.replica.distributed and isinstance(
-        error, (tf.errors.UnavailableError, tf.errors.AbortedError)):
+    if self.replica.distributed and isinstance(error, _LOST_OP_ERRORS):
       return LostClusterError('worker %d lost the cluster (a ps task ended or is unreachable; '
                           'another worker may have failed first): %s'
                           % (self.replica.task, error.message.splitlines()[0]))

@@ -254,5 +254,6 @@ def testLoopbackCluster_ChiefErrorEndsTheCluster(tmp_path, dataset_dir):
     assert codes['worker0'] == 1 and codes['ps0'] == 0 and codes['worker1'] != 0, cluster.tails()
     assert 'ERROR: ' in cluster.log('worker0') and missing in cluster.log('worker0')
     assert 'Worker 0 failed: the ps tasks were told to exit' in cluster.log('worker0')
+    assert 'ERROR: worker 1 lost the cluster' in cluster.log('worker1')
   finally:
     cluster.kill()
