@@ -217,9 +217,9 @@ def testLoopbackCluster_KilledWorkerRestartedRejoins(tmp_path, dataset_dir):
     assert cluster.procs['worker1'].wait(timeout=60) == -signal.SIGKILL
     cluster.start('worker', 1)    # the same command
     _check_finished(cluster, logdir, steps)
-    # The chief could not go on alone (every step needs both workers' gradients); the
-    # restarted worker logged steps after the one it was killed at.
-    assert max(cluster.logged_steps('worker1')) == steps
+    # The restarted worker joined the running cluster (its session found the variables
+    # initialised) and ended with it. Tokens are not per worker: while it was down the chief
+    # may have stalled or gone on alone, filling steps with its own gradients.
     assert cluster.log('worker1').count('Waiting for the chief') == 2
     assert killed_at < steps
   finally:
