@@ -127,7 +127,7 @@ def train(opts, model_options, image_pyramid=None):
     distributed.serve_ps(replica)
     return None
   logging.info('Training on %s set', opts.train_split)
-  with tf.Graph().as_default():
+  with distributed.failure_ends_cluster(replica), tf.Graph().as_default():
     with replica.device_scope():
       dataset = data_generator.Dataset(
           dataset_name=opts.dataset, split_name=opts.train_split, dataset_dir=opts.dataset_dir,

@@ -355,7 +355,7 @@ def train(opts):
   if replica.is_ps:
     distributed.serve_ps(replica)
     return None
-  with tf.Graph().as_default():
+  with distributed.failure_ends_cluster(replica), tf.Graph().as_default():
     if opts.seed is not None:
       tf.compat.v1.set_random_seed(opts.seed)
     with replica.device_scope():

@@ -32,7 +32,7 @@ one item into a queue on every ps task, which the ps process was waiting on.
                                 sync=True, startup_delay_steps=...)
   if replica.is_ps:
     return distributed.serve_ps(replica)
-  with tf.Graph().as_default():
+  with distributed.failure_ends_cluster(replica), tf.Graph().as_default():
     with replica.device_scope():
       ... model, loss, QAT rewrite ...
       optimizer = distributed.wrap_optimizer(optimizer, replica)
@@ -64,6 +64,15 @@ POLL_SECS = 1.0
 
 class ClusterError(ValueError):
   """An impossible cluster configuration (flags or TF_CONFIG); the message names them."""
+
+
+class LostClusterError(ClusterError):
+  """A ps task (or the peer it depended on) ended or became unreachable during training."""
+
+
+# TF errors of a cluster already gone (a ps task ended: nobody left to tell to exit).
+_LOST_OP_ERRORS = (tf.errors.UnavailableError, tf.errors.AbortedError)
+_LOST = (LostClusterError,) + _LOST_OP_ERRORS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -286,6 +295,42 @@ def serve_ps(replica):
   return 0
 
 
+def end_cluster(replica, failed, default_master=''):
+  """Tells the ps tasks to exit (own graph, own session).
+
+  The chief calls it at the end, after its training session closed (that session's pending
+  runs, the queue runner waiting on the ps, are cancelled while the ps tasks still answer);
+  `failure_ends_cluster` on a worker's error.
+  """
+  with tf.Graph().as_default():
+    ops = [_ps_done_queue(i, replica.num_replicas).enqueue(0)
+           for i in range(replica.num_ps_tasks)]
+    try:
+      with tf.compat.v1.Session(target(replica, default_master),
+                                config=replica.session_config()) as sess:
+        sess.run(ops, options=tf.compat.v1.RunOptions(timeout_in_ms=30000))
+    except tf.errors.OpError as e:
+      logging.warning('Could not tell the ps tasks to exit: %s', e.message)
+      return
+  logging.info('Worker %d %s: the ps tasks were told to exit', replica.task,
+               'failed' if failed else 'finished the training')
+
+
+@contextlib.contextmanager
+def failure_ends_cluster(replica):
+  """Context of a worker's whole task (graph building included): an error ends the cluster.
+
+  The ps tasks are told to exit, so the other workers fail too (a lost cluster) instead of
+  waiting for this one forever, and a launcher or CI job ends, non-zero.
+  """
+  try:
+    yield
+  except Exception as e:
+    if replica.distributed and not replica.is_ps and not isinstance(e, _LOST):
+      end_cluster(replica, failed=True, default_master=replica.master)
+    raise
+
+
 def wrap_optimizer(optimizer, replica):
   """`optimizer`, wrapped in a SyncReplicasOptimizer when `replica.sync` (else unchanged).
 
@@ -333,8 +378,6 @@ class Worker(object):
     with tf.compat.v1.device(None):
       self._workers_done = _workers_done_queue(replica.num_replicas)
       if self.is_chief:
-        self._ps_done = [_ps_done_queue(i, replica.num_replicas).enqueue(0)
-                         for i in range(replica.num_ps_tasks)]
         self._wait_workers = (self._workers_done.dequeue_many(replica.num_replicas - 1)
                               if replica.num_replicas > 1 else None)
       else:
@@ -362,7 +405,10 @@ class Worker(object):
         ready_for_local_init_op=self._ready_for_local_init, graph=graph,
         recovery_wait_secs=POLL_SECS)
     logging.info('Waiting for the chief to initialise the variables')
-    return manager.wait_for_session(master, config=replica.session_config())
+    try:
+      return manager.wait_for_session(master, config=replica.session_config())
+    except _LOST_OP_ERRORS as e:  # The chief failed first and ended the cluster.
+      raise self.explain(e) from None
 
   def start(self, sess):
     """After the variables are ready: the synchronous optimizer's initialisation (and, on the
@@ -388,14 +434,17 @@ class Worker(object):
   def finish(self, sess, completed):
     """End of this worker's loop; `completed`: the last step was reached (not a signal).
 
-    The chief then releases the other workers, waits for them, and tells the ps tasks to
-    exit; another worker reports that it is done.
+    The chief then releases the other workers and waits for them; another worker reports
+    that it is done.
+
+    Returns:
+      Whether this worker is to end the cluster (`end_cluster`, after its session closed).
     """
     if not self.replica.distributed or not completed:
-      return
+      return False
     if not self.is_chief:
       sess.run(self._report_done)
-      return
+      return False
     if self._release_tokens is not None:
       sess.run(self._release_tokens)
     if self._wait_workers is not None:
@@ -405,9 +454,20 @@ class Worker(object):
       except tf.errors.DeadlineExceededError:
         logging.warning('Not every worker finished within %d s; ending the ps tasks anyway',
                         FINISH_WAIT_SECS)
-    for op in self._ps_done:
-      sess.run(op)
-    logging.info('Training finished: the ps tasks were told to exit')
+    return True
+
+  def end_cluster(self):
+    """The chief, after the last step and its session closed: tells the ps tasks to exit."""
+    if self.replica.distributed:
+      end_cluster(self.replica, failed=False, default_master=self._default_master)
+
+  def explain(self, error):
+    """A LostClusterError for a lost cluster (a ps task ended or is unreachable), else None."""
+    if self.replica.distributed and isinstance(error, _LOST_OP_ERRORS):
+      return LostClusterError('worker %d lost the cluster (a ps task ended or is unreachable; '
+                          'another worker may have failed first): %s'
+                          % (self.replica.task, error.message.splitlines()[0]))
+    return None
 
   def close(self):
     """Stops the chief's queue runner thread (it is cancelled when the session closes)."""

@@ -135,6 +135,9 @@ def train(train_op, global_step, opts, init_fn=None, log_tensors=None, after_ste
   prefix = os.path.join(opts.logdir, CHECKPOINT_BASENAME)
   worker = distributed.Worker(replica or distributed.LOCAL, global_step, opts.master)
   writer = None
+  # The chief at the last step ends the cluster (tells the ps tasks to exit) once its session
+  # is closed (a worker's error ends it through the trainer's failure_ends_cluster).
+  end_cluster = False
   with worker.session(graph) as sess:
     try:
       if worker.is_chief:
@@ -146,17 +149,19 @@ def train(train_op, global_step, opts, init_fn=None, log_tensors=None, after_ste
       worker.start(sess)
       with _StopSignal() as stop:
         step = _run_steps(sess, train_op, global_step, opts, log_tensors, after_step_ops,
-                          saver if worker.is_chief else None, summary_op, writer, prefix, stop,
-                          explain_error, worker)
+                          saver if worker.is_chief else None, summary_op, writer, prefix,
+                          stop, explain_error, worker)
       if worker.is_chief:
         saver.save(sess, prefix, global_step=step)
         if summary_op is not None:
           writer.add_summary(sess.run(summary_op), step)
-      worker.finish(sess, completed=step >= opts.number_of_steps)
+      end_cluster = worker.finish(sess, completed=step >= opts.number_of_steps)
     finally:
       worker.close()
       if writer is not None:
         writer.close()
+  if end_cluster:
+    worker.end_cluster()
   return step
 
 
@@ -204,7 +209,7 @@ def _run_steps(sess, train_op, global_step, opts, log_tensors, after_step_ops, s
     except tf.errors.OpError as e:
       if LOSS_NOT_FINITE in str(e):
         raise _non_finite('inf or nan', step + 1, opts.logdir) from None
-      clear = explain_error(e) if explain_error else None
+      clear = (explain_error(e) if explain_error else None) or worker.explain(e)
       if clear is None:
         raise
       raise clear from None

@@ -27,7 +27,7 @@ def dataset_dir(tmp_path_factory):
 def _options(dataset_dir, train_dir, steps, **kwargs):
   return train_image_classifier.TrainOptions(
       train_dir=train_dir, dataset_dir=dataset_dir, model_name=MODEL,
-      train_image_size=IMAGE_SIZE, batch_size=2, max_number_of_steps=steps, optimizer='sgd',
+      train_image_size=IMAGE_SIZE, batch_size=4, max_number_of_steps=steps, optimizer='sgd',
       learning_rate=0.01, learning_rate_decay_type='fixed', batch_norm_decay=0.9, seed=0,
       **kwargs)
 
@@ -56,20 +56,21 @@ def testTrain_WorkerReplicasWithoutClusterIsAnError(dataset_dir, tmp_path, monke
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(1260)
 def testLoopbackCluster_ClassifierSyncQat(dataset_dir, tmp_path):
   train_dir = str(tmp_path / 'train')
   steps = 10
   cluster = helpers.LoopbackCluster(str(tmp_path), [
       '-m', 'slim.train_image_classifier', '--train_dir=%s' % train_dir,
       '--dataset_dir=%s' % dataset_dir, '--model_name=%s' % MODEL,
-      '--train_image_size=%d' % IMAGE_SIZE, '--batch_size=2', '--optimizer=sgd',
+      '--train_image_size=%d' % IMAGE_SIZE, '--batch_size=4', '--batch_norm_decay=0.9',
+      '--optimizer=sgd', '--seed=0',
       '--learning_rate_decay_type=fixed', '--max_number_of_steps=%d' % steps,
       '--quantize_delay=5', '--sync_replicas', '--replicas_to_aggregate=2',
       '--log_every_n_steps=1'])
   try:
     cluster.start_all()
-    codes = cluster.wait(540)
+    codes = cluster.wait(1200)
     assert codes == {'ps0': 0, 'worker0': 0, 'worker1': 0}, cluster.tails()
     latest = tf.train.latest_checkpoint(train_dir)
     assert latest == os.path.join(train_dir, 'model.ckpt-%d' % steps), cluster.tails()
