@@ -76,7 +76,8 @@ def build_train_op(opts, model_options, samples, num_classes, ignore_label, imag
   # The QAT rewrite must see the forward graph only: before the optimizer builds gradients.
   train_utils.maybe_quantize_training_graph(opts.quantize_delay_step, opts.num_clones)
   optimizer = _optimizer(opts, learning_rate)
-  last_layers = model.get_extra_layer_scopes(opts.last_layers_contain_logits_only)
+  last_layers = model.get_extra_layer_scopes(opts.last_layers_contain_logits_only,
+                                             opts.segmentation_head)
   grads_and_vars = optimizer.compute_gradients(total_loss)
   grad_mult = train_utils.get_model_gradient_multipliers(
       last_layers, opts.last_layer_gradient_multiplier)
@@ -130,7 +131,8 @@ def train(opts, model_options, image_pyramid=None):
                                              image_pyramid)
     init_fn = train_utils.get_model_init_fn(
         opts.train_logdir, opts.tf_initial_checkpoint, opts.initialize_last_layer,
-        model.get_extra_layer_scopes(opts.last_layers_contain_logits_only),
+        model.get_extra_layer_scopes(opts.last_layers_contain_logits_only,
+                                     opts.segmentation_head),
         ignore_missing_vars=True)
     return train_loop.train(
         train_op, tf.compat.v1.train.get_or_create_global_step(),
