@@ -1,4 +1,4 @@
-"""Packaging for the TF1-style QAT project (packages: slim, deeplab, datasets, benchmarks).
+"""Packaging for the TF1-style QAT project (packages: slim, deeplab, detection, datasets, benchmarks).
 
 Install for development with `pip install -e .[cpu,test]` (scripts/setup_env.sh does this).
 GPU users install the `gpu` extra instead of `cpu`; never both, since each pulls its own
@@ -20,12 +20,21 @@ setuptools.setup(
                  'slim recipes, and 8-bit TFLite deployment on TensorFlow 2.21.'),
     python_requires='>=3.10',
     packages=setuptools.find_packages(include=['slim', 'slim.*', 'deeplab', 'deeplab.*',
-                                               'datasets', 'datasets.*', 'benchmarks']),
+                                               'detection', 'detection.*',
+                                               'datasets', 'datasets.*', 'benchmarks',
+                                               'mobilebert', 'mobilebert.*']),
+    # Data the modules read: DeepLab's released dense prediction cell config, MobileBERT's
+    # released configs.
+    package_data={'deeplab.core': ['*.json'], 'mobilebert': ['config/*.json']},
     install_requires=[
         'tf-slim==1.1.0',
         'absl-py',
         'pillow',
         'numpy',
+        # COCO box AP of the detection evaluator (detection/eval.py).
+        'pycocotools',
+        # MobileBERT's WordPiece tokenizer (BertWordPieceTokenizer over a vocab file).
+        'tokenizers',
     ],
     extras_require={
         'cpu': ['tensorflow-cpu==' + _TF_VERSION],
@@ -45,6 +54,11 @@ setuptools.setup(
             'deeplab_compare_heads=deeplab.compare_heads:run',
             'deeplab_evaluate_tflite=deeplab.evaluate_tflite:run',
             'deeplab_quantization_report=deeplab.quantization_report:run',
+            'detection_train=detection.train:run',
+            'detection_eval=detection.eval:run',
+            'detection_export_model=detection.export_model:run',
+            'build_coco_data=datasets.build_coco_data:run',
+            'datasets_synthetic_detection=datasets.synthetic_detection:run',
             'slim_train_image_classifier=slim.train_image_classifier:run',
             'slim_eval_image_classifier=slim.eval_image_classifier:run',
             'slim_export_inference_graph=slim.export_inference_graph:run',
@@ -60,6 +74,9 @@ setuptools.setup(
             'remove_gt_colormap=datasets.remove_gt_colormap:run',
             'datasets_synthetic=datasets.synthetic:run',
             'datasets_synthetic_classification=datasets.synthetic_classification:run',
+            'mobilebert_run_squad=mobilebert.run_squad:run',
+            'mobilebert_synthetic_squad=mobilebert.synthetic_squad:run',
+            'mobilebert_quantization_report=mobilebert.quantization_report:run',
         ],
     },
 )

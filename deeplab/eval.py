@@ -31,7 +31,7 @@ from deeplab.utils import metrics
 
 def evaluate_checkpoint(checkpoint_path, dataset, model_options, eval_scales=(1.0,),
                         add_flipped_images=False, quantize_delay_step=-1, master='',
-                        crop_flag='eval_crop_size'):
+                        crop_flag='eval_crop_size', quantize_scheme=None):
   """Evaluates one checkpoint over the whole split.
 
   Args:
@@ -43,6 +43,7 @@ def evaluate_checkpoint(checkpoint_path, dataset, model_options, eval_scales=(1.
     quantize_delay_step: >= 0 for a QAT checkpoint.
     master: session target.
     crop_flag: the flag of the crop size, named when an image is larger than the crop.
+    quantize_scheme: a `slim.quantize.scheme.Scheme` (--quantize_scheme) or None.
 
   Returns:
     (per_class_iou, miou, global_step).
@@ -55,7 +56,7 @@ def evaluate_checkpoint(checkpoint_path, dataset, model_options, eval_scales=(1.
     samples = dataset.get_one_shot_iterator().get_next()
     predictions = inference.build_predictions(
         tf.cast(samples[common.IMAGE], tf.float32), model_options, eval_scales,
-        add_flipped_images, quantize_delay_step)
+        add_flipped_images, quantize_delay_step, quantize_scheme)
     global_step = tf.compat.v1.train.get_or_create_global_step()
     saver = tf.compat.v1.train.Saver(tf.compat.v1.global_variables())
     confusion = np.zeros([dataset.num_of_classes] * 2, np.int64)
@@ -93,6 +94,7 @@ def evaluate(opts, model_options):
     model_options: common.ModelOptions.
   """
   inference.check_quantize_scales(opts.quantize_delay_step, opts.eval_scales)
+  quantize_scheme = opts.load_quantize_scheme()
   crop_size = deeplab_options.parse_crop(opts.eval_crop_size, 'eval_crop_size')
   tf.io.gfile.makedirs(opts.eval_logdir)
 
@@ -106,7 +108,7 @@ def evaluate(opts, model_options):
         preprocess_fn=input_preprocess.preprocess_image_and_label)
     per_class, miou, step = evaluate_checkpoint(
         checkpoint, dataset, model_options, opts.eval_scales, opts.add_flipped_images,
-        opts.quantize_delay_step, opts.master)
+        opts.quantize_delay_step, opts.master, quantize_scheme=quantize_scheme)
     overall_tag, class_tags = metrics.miou_tags(opts.eval_scales, opts.add_flipped_images,
                                                 len(per_class))
     for tag, value in zip(class_tags, per_class):

@@ -40,12 +40,14 @@ def export(opts, model_options):
   if len(opts.crop_size) != 2:
     raise ValueError('--crop_size must be given twice (height and width), got %s'
                      % opts.crop_size)
+  quantize_scheme = opts.load_quantize_scheme()
   checkpoint = checkpoints.resolve(opts.checkpoint_path, 'checkpoint_path')
   logging.info('Prepare to export model to: %s', opts.export_path)
   with tf.Graph().as_default() as graph:
     inference.build_export_graph(model_options, opts.inference_scales, opts.add_flipped_images,
                                  opts.quantize_delay_step, opts.quantize_per_channel,
-                                 opts.min_resize_value, opts.max_resize_value, opts.resize_factor)
+                                 opts.min_resize_value, opts.max_resize_value, opts.resize_factor,
+                                 quantize_scheme)
     frozen = inference.freeze(checkpoint, [inference.OUTPUT_TENSOR_NAME,
                                            inference.OUTPUT_PROB_TENSOR_NAME], graph)
   fileio.atomic_write_bytes(opts.export_path, frozen.SerializeToString())

@@ -20,6 +20,7 @@ import tensorflow as tf
 import tf_slim
 
 from deeplab import common
+from deeplab.core import dense_prediction_cell
 from deeplab.core import feature_extractor
 from deeplab.core import mosaic
 from deeplab.core import utils
@@ -31,7 +32,7 @@ IMAGE_POOLING_SCOPE = 'image_pooling'
 ASPP_SCOPE = 'aspp'
 CONCAT_PROJECTION_SCOPE = 'concat_projection'
 DECODER_SCOPE = 'decoder'
-META_ARCHITECTURE_SCOPE = 'meta_architecture'
+META_ARCHITECTURE_SCOPE = dense_prediction_cell.META_ARCHITECTURE_SCOPE
 
 PROB_SUFFIX = '_prob'
 
@@ -304,7 +305,7 @@ def extract_features(images, model_options, weight_decay=0.0001, reuse=None, is_
     end_points: A dictionary from components of the network to the corresponding activation.
 
   Raises:
-    ValueError: on dense_prediction_cell_config (DPC is not supported here).
+    ValueError: on a bad dense_prediction_cell_config (see dense_prediction_cell.py).
   """
   del nas_training_hyper_parameters
   features, end_points = _backbone_features(images, model_options, weight_decay, reuse,
@@ -313,8 +314,8 @@ def extract_features(images, model_options, weight_decay=0.0001, reuse=None, is_
   if not model_options.aspp_with_batch_norm:
     return features, end_points
   if model_options.dense_prediction_cell_config is not None:
-    raise ValueError('dense_prediction_cell_config (--dense_prediction_cell_json) is not '
-                     'supported by this implementation.')
+    return _dense_prediction_cell(features, model_options, weight_decay, reuse, is_training,
+                                  fine_tune_batch_norm), end_points
 
   scope, batch_norm_params = _aspp_arg_scope(model_options, weight_decay, reuse, is_training,
                                              fine_tune_batch_norm)
@@ -354,7 +355,7 @@ def extract_features(images, model_options, weight_decay=0.0001, reuse=None, is_
         if model_options.aspp_with_squeeze_and_excitation:
           image_feature_activation_fn = tf.nn.sigmoid
           if model_options.image_se_uses_qsigmoid:
-            image_feature_activation_fn = _q_sigmoid
+            image_feature_activation_fn = utils.q_sigmoid
           image_feature_normalizer_fn = None
         image_feature = tf_slim.conv2d(
             image_feature, depth, 1, activation_fn=image_feature_activation_fn,
@@ -397,9 +398,18 @@ def extract_features(images, model_options, weight_decay=0.0001, reuse=None, is_
       return concat_logits, end_points
 
 
-def _q_sigmoid(x):
-  """Quantization-friendly sigmoid: relu6(x + 3) / 6."""
-  return tf.nn.relu6(x + 3) * 0.16667
+def _dense_prediction_cell(features, model_options, weight_decay, reuse, is_training,
+                           fine_tune_batch_norm):
+  """The DPC head of `--dense_prediction_cell_json` in place of ASPP (as the original)."""
+  cell = dense_prediction_cell.DensePredictionCell(
+      config=model_options.dense_prediction_cell_config,
+      # The config's rates are for output stride 16.
+      hparams={'conv_rate_multiplier': 16 // model_options.output_stride})
+  return cell.build_cell(
+      features, output_stride=model_options.output_stride, crop_size=model_options.crop_size,
+      image_pooling_crop_size=model_options.image_pooling_crop_size, weight_decay=weight_decay,
+      reuse=reuse, is_training=is_training, fine_tune_batch_norm=fine_tune_batch_norm,
+      batch_norm_decay=model_options.batch_norm_decay)
 
 
 def _get_logits(images, model_options, weight_decay=0.0001, reuse=None, is_training=False,

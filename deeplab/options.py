@@ -12,6 +12,7 @@ import dataclasses
 import os
 from typing import List, Optional, Sequence
 
+from slim.quantize import scheme as scheme_lib
 from slim.runtime import options
 
 from deeplab import common
@@ -32,7 +33,7 @@ def parse_crop(values, flag_name):
   return crop
 
 QUANTIZE_DELAY_HELP = 'Steps to start quantized training. If < 0, will not quantize model.'
-COLORMAP_TYPES = ('pascal', 'cityscapes', 'ade20k')
+COLORMAP_TYPES = ('pascal', 'cityscapes', 'ade20k', 'mapillary_vistas')
 
 
 @dataclasses.dataclass
@@ -97,8 +98,27 @@ class HeadFlags:
 
 @dataclasses.dataclass
 class QuantizeFlags:
-  """The QAT switch of train/eval/vis/export."""
+  """The QAT switch of train/eval/vis/export, and the scheme of a selective rewrite."""
   quantize_delay_step: int = flag(-1, QUANTIZE_DELAY_HELP)
+  quantize_scheme: Optional[str] = flag(
+      None, 'New: JSON quantization scheme (g3doc/scheme.md): per-scope rules leaving layers '
+      'float or choosing bits, per-channel ranges and quantizers. Needs '
+      '--quantize_delay_step >= 0; give the same file to train, eval, vis and export.',
+      kind='string')
+
+  def load_quantize_scheme(self):
+    """The `slim.quantize.scheme.Scheme` of --quantize_scheme, or None without the flag.
+
+    Raises:
+      ValueError: a bad file (one line naming it and the key), or the flag without
+        --quantize_delay_step >= 0.
+    """
+    if not self.quantize_scheme:
+      return None
+    if self.quantize_delay_step < 0:
+      raise ValueError('--quantize_scheme=%s needs --quantize_delay_step >= 0 (the scheme '
+                       'configures the QAT rewrite)' % self.quantize_scheme)
+    return scheme_lib.load(self.quantize_scheme, flag='quantize_scheme')
 
 
 @dataclasses.dataclass
@@ -123,11 +143,16 @@ class TrainOptions(InputResize, MasterFlags, DatasetFlags, HeadFlags, QuantizeFl
   """deeplab/train.py."""
   num_clones: int = flag(1, 'Number of clones to deploy.')
   clone_on_cpu: bool = flag(False, 'Use CPUs to deploy clones.')
+  # The cluster flags (slim.runtime.distributed; TF_CONFIG, when set, gives the same facts).
   num_replicas: int = flag(1, 'Number of worker replicas.')
   startup_delay_steps: int = flag(15, 'Number of training steps between replicas startup.')
   num_ps_tasks: int = flag(0, 'The number of parameter servers. If the value is 0, then the '
                            'parameters are handled locally by the worker.')
   task: int = flag(0, 'The task ID.')
+  sync_replicas: bool = flag(True, 'New: with several replicas, average their gradients each '
+                             'step (SyncReplicasOptimizer, --num_replicas of them); false: '
+                             'asynchronous updates as the original, replica t starting at '
+                             'global step t * --startup_delay_steps.')
   train_logdir: Optional[str] = flag(None, 'Where the checkpoint and logs are stored.',
                                      kind='string', required=True)
   log_steps: int = flag(10, 'Display logging information at every log_steps.')

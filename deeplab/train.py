@@ -15,6 +15,7 @@ with a clear message and keeps the last good checkpoint (slim/runtime/train_loop
 from absl import flags
 from absl import logging
 import slim  # noqa: F401  pylint: disable=unused-import
+from slim.runtime import distributed
 from slim.runtime import entry
 from slim.runtime import options
 from slim.runtime import train_loop
@@ -36,7 +37,8 @@ def _optimizer(opts, learning_rate):
   return tf.compat.v1.train.AdamOptimizer(learning_rate, epsilon=opts.adam_epsilon)
 
 
-def build_train_op(opts, model_options, samples, num_classes, ignore_label, image_pyramid=None):
+def build_train_op(opts, model_options, samples, num_classes, ignore_label, image_pyramid=None,
+                   replica=distributed.LOCAL):
   """Builds the model, losses, (QAT rewrite), optimizer and train op in the default graph.
 
   Args:
@@ -46,6 +48,7 @@ def build_train_op(opts, model_options, samples, num_classes, ignore_label, imag
     num_classes: number of classes.
     ignore_label: label value ignored by the loss.
     image_pyramid: input scales for multi-scale feature extraction (--image_pyramid).
+    replica: slim.runtime.distributed.Replica; synchronous replicas wrap the optimizer.
 
   Returns:
     (train_op, learning_rate): the train op returns the total loss.
@@ -74,8 +77,9 @@ def build_train_op(opts, model_options, samples, num_classes, ignore_label, imag
   tf.compat.v1.summary.scalar('total_loss', total_loss)
 
   # The QAT rewrite must see the forward graph only: before the optimizer builds gradients.
-  train_utils.maybe_quantize_training_graph(opts.quantize_delay_step, opts.num_clones)
-  optimizer = _optimizer(opts, learning_rate)
+  train_utils.maybe_quantize_training_graph(opts.quantize_delay_step, opts.num_clones,
+                                            opts.load_quantize_scheme())
+  optimizer = distributed.wrap_optimizer(_optimizer(opts, learning_rate), replica)
   last_layers = model.get_extra_layer_scopes(opts.last_layers_contain_logits_only,
                                              opts.segmentation_head)
   grads_and_vars = optimizer.compute_gradients(total_loss)
@@ -96,6 +100,10 @@ def build_train_op(opts, model_options, samples, num_classes, ignore_label, imag
 def train(opts, model_options, image_pyramid=None):
   """Trains DeepLab until global step --training_number_of_steps; returns the final step.
 
+  On a cluster (TF_CONFIG or --num_replicas/--num_ps_tasks/--task/--master) this process is
+  one ps or worker task (slim.runtime.distributed); a ps task returns None when the chief
+  finished.
+
   Args:
     opts: TrainOptions.
     model_options: common.ModelOptions (outputs_to_num_classes set from the dataset).
@@ -113,27 +121,35 @@ def train(opts, model_options, image_pyramid=None):
   if opts.quantize_delay_step >= 0 and opts.num_clones > 1:
     raise ValueError(train_utils.MULTI_CLONE_QUANT_ERROR)
   crop_size = deeplab_options.parse_crop(opts.train_crop_size, 'train_crop_size')
+  replica = distributed.resolve(
+      master=opts.master, num_replicas=opts.num_replicas, num_ps_tasks=opts.num_ps_tasks,
+      task=opts.task, sync=opts.sync_replicas, startup_delay_steps=opts.startup_delay_steps)
+  if replica.is_ps:
+    distributed.serve_ps(replica)
+    return None
   logging.info('Training on %s set', opts.train_split)
   with tf.Graph().as_default():
-    dataset = data_generator.Dataset(
-        dataset_name=opts.dataset, split_name=opts.train_split, dataset_dir=opts.dataset_dir,
-        batch_size=opts.train_batch_size, crop_size=crop_size,
-        min_resize_value=opts.min_resize_value, max_resize_value=opts.max_resize_value,
-        resize_factor=opts.resize_factor, min_scale_factor=opts.min_scale_factor,
-        max_scale_factor=opts.max_scale_factor,
-        scale_factor_step_size=opts.scale_factor_step_size,
-        model_variant=model_options.model_variant, num_readers=4, is_training=True,
-        should_shuffle=True, should_repeat=True,
-        preprocess_fn=input_preprocess.preprocess_image_and_label)
-    samples = dataset.get_one_shot_iterator().get_next()
-    train_op, learning_rate = build_train_op(opts, model_options, samples,
-                                             dataset.num_of_classes, dataset.ignore_label,
-                                             image_pyramid)
+    with replica.device_scope():
+      dataset = data_generator.Dataset(
+          dataset_name=opts.dataset, split_name=opts.train_split, dataset_dir=opts.dataset_dir,
+          batch_size=opts.train_batch_size, crop_size=crop_size,
+          min_resize_value=opts.min_resize_value, max_resize_value=opts.max_resize_value,
+          resize_factor=opts.resize_factor, min_scale_factor=opts.min_scale_factor,
+          max_scale_factor=opts.max_scale_factor,
+          scale_factor_step_size=opts.scale_factor_step_size,
+          model_variant=model_options.model_variant, num_readers=4, is_training=True,
+          should_shuffle=True, should_repeat=True,
+          preprocess_fn=input_preprocess.preprocess_image_and_label)
+      samples = dataset.get_one_shot_iterator().get_next()
+      train_op, learning_rate = build_train_op(opts, model_options, samples,
+                                               dataset.num_of_classes, dataset.ignore_label,
+                                               image_pyramid, replica)
+    # Only the chief initialises (and so reads --tf_initial_checkpoint).
     init_fn = train_utils.get_model_init_fn(
         opts.train_logdir, opts.tf_initial_checkpoint, opts.initialize_last_layer,
         model.get_extra_layer_scopes(opts.last_layers_contain_logits_only,
                                      opts.segmentation_head),
-        ignore_missing_vars=True)
+        ignore_missing_vars=True) if replica.is_chief else None
     return train_loop.train(
         train_op, tf.compat.v1.train.get_or_create_global_step(),
         train_loop.LoopOptions(logdir=opts.train_logdir,
@@ -143,7 +159,7 @@ def train(opts, model_options, image_pyramid=None):
                                save_summaries_secs=opts.save_summaries_secs,
                                master=opts.master),
         init_fn=init_fn, log_tensors={'lr': learning_rate},
-        explain_error=dataset.explain_input_error)
+        explain_error=dataset.explain_input_error, replica=replica)
 
 
 def main(unused_argv):

@@ -43,7 +43,7 @@ def save_results(original_image, semantic_prediction, image_name, image_id, save
     image_id: running index used in the file names.
     save_dir: folder for the colourised PNGs.
     raw_save_dir: folder for raw predictions.
-    colormap_type: pascal, cityscapes or ade20k.
+    colormap_type: pascal, cityscapes, ade20k or mapillary_vistas.
     also_save_raw_predictions: also save the raw class ids.
   """
   save_annotation.save_annotation(original_image, save_dir, IMAGE_FORMAT % image_id,
@@ -60,8 +60,11 @@ def save_results(original_image, semantic_prediction, image_name, image_id, save
 
 def visualize_checkpoint(checkpoint_path, dataset, model_options, save_dir, raw_save_dir,
                          eval_scales=(1.0,), add_flipped_images=False, quantize_delay_step=-1,
-                         colormap_type='pascal', also_save_raw_predictions=False, master=''):
+                         colormap_type='pascal', also_save_raw_predictions=False, master='',
+                         quantize_scheme=None):
   """Runs one checkpoint over the split and saves the visualizations.
+
+  `quantize_scheme`: a `slim.quantize.scheme.Scheme` (--quantize_scheme) or None.
 
   Returns:
     Number of images written.
@@ -71,7 +74,7 @@ def visualize_checkpoint(checkpoint_path, dataset, model_options, save_dir, raw_
     samples = dataset.get_one_shot_iterator().get_next()
     predictions = inference.build_predictions(
         tf.cast(samples[common.IMAGE], tf.float32), model_options, eval_scales,
-        add_flipped_images, quantize_delay_step)
+        add_flipped_images, quantize_delay_step, quantize_scheme)
     tf.compat.v1.train.get_or_create_global_step()
     saver = tf.compat.v1.train.Saver(tf.compat.v1.global_variables())
     count = 0
@@ -97,6 +100,7 @@ def visualize_checkpoint(checkpoint_path, dataset, model_options, save_dir, raw_
 def visualize(opts, model_options):
   """Visualizes the checkpoints of --checkpoint_dir as the flags say; returns image counts."""
   inference.check_quantize_scales(opts.quantize_delay_step, opts.eval_scales)
+  quantize_scheme = opts.load_quantize_scheme()
   crop_size = deeplab_options.parse_crop(opts.vis_crop_size, 'vis_crop_size')
   save_dir = os.path.join(opts.vis_logdir, SEMANTIC_PREDICTION_SAVE_FOLDER)
   raw_save_dir = os.path.join(opts.vis_logdir, RAW_SEMANTIC_PREDICTION_SAVE_FOLDER)
@@ -114,7 +118,7 @@ def visualize(opts, model_options):
     count = visualize_checkpoint(
         checkpoint, dataset, model_options, save_dir, raw_save_dir, opts.eval_scales,
         opts.add_flipped_images, opts.quantize_delay_step, opts.colormap_type,
-        opts.also_save_raw_predictions, opts.master)
+        opts.also_save_raw_predictions, opts.master, quantize_scheme=quantize_scheme)
     logging.info('Visualized %d images of %s into %s', count, checkpoint, save_dir)
     return count
 

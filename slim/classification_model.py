@@ -14,6 +14,8 @@ import slim  # noqa: F401  (graph-mode TF1 behaviour before any TF use)
 import tensorflow as tf
 
 from slim import pruning
+import slim.quantize as contrib_quantize
+from slim.quantize import scheme as scheme_lib
 from slim.nets import nets_factory
 from slim.preprocessing import preprocessing_factory
 
@@ -21,6 +23,10 @@ from slim.preprocessing import preprocessing_factory
 INPUT_NODE = 'input'
 # End point whose op is the exported output (softmax probabilities).
 PREDICTIONS_ENDPOINT = 'Predictions'
+# Help of the scripts' --quantize_scheme flag (one spelling for train, eval and export).
+QUANTIZE_SCHEME_HELP = ('New: JSON quantization scheme (g3doc/scheme.md): per-scope rules '
+                        'leaving layers float or choosing bits, per-channel ranges and '
+                        'quantizers; give the same file to train, eval and export.')
 # The io JSON written beside an exported graph: input/output names, input shape, uint8 mean/std.
 IO_SPEC_SUFFIX = '.io.json'
 
@@ -115,3 +121,31 @@ def input_stats(model_name, preprocessing=None):
 def default_image_size(model_name):
   """Returns the registry's classification input size of `model_name`."""
   return nets_factory.get_network_fn(model_name, 1).default_image_size
+
+
+def quantize_graph(is_training, quant_delay=0, per_channel=False, scheme_path=None):
+  """Applies the QAT rewrite of the classification scripts to the default graph.
+
+  Without a scheme or per-channel ranges it is the original `create_training_graph` /
+  `create_eval_graph`; otherwise the experimental rewrite with them.
+
+  Args:
+    is_training: the training rewrite (before the optimizer) or the eval/export one.
+    quant_delay: training: steps before fake quantization acts.
+    per_channel: eval/export: per-channel weight ranges.
+    scheme_path: the --quantize_scheme file, or None.
+
+  Raises:
+    ValueError: a bad scheme file (one line naming it and the key).
+  """
+  scheme = scheme_lib.load(scheme_path, flag='quantize_scheme') if scheme_path else None
+  if is_training:
+    if scheme is None:
+      contrib_quantize.create_training_graph(quant_delay=quant_delay)
+    else:
+      contrib_quantize.experimental_create_training_graph(quant_delay=quant_delay,
+                                                          scheme=scheme)
+  elif scheme is None and not per_channel:
+    contrib_quantize.create_eval_graph()
+  else:
+    contrib_quantize.experimental_create_eval_graph(per_channel=per_channel, scheme=scheme)

@@ -26,7 +26,6 @@ from absl import logging
 import numpy as np
 
 import slim  # noqa: F401  (graph-mode TF1 behaviour before any TF use)
-import slim.quantize as contrib_quantize
 import tensorflow as tf
 
 from slim import classification_data
@@ -68,6 +67,8 @@ class EvalOptions:
   moving_average_decay: Optional[float] = flag(None, "Evaluate the weights' moving averages.",
                                                kind='float')
   quantize: bool = flag(False, 'Apply create_eval_graph (QAT checkpoints).')
+  quantize_scheme: Optional[str] = flag(None, classification_model.QUANTIZE_SCHEME_HELP +
+                                        ' Needs --quantize.', kind='string')
   results_file: Optional[str] = flag(None, 'Also write the results as JSON here.',
                                      kind='string')
 
@@ -123,7 +124,9 @@ def evaluate(opts):
     logits, _ = classification_model.build_network(
         network_fn, images, masked=pruning.is_pruned_checkpoint(checkpoint))
     if opts.quantize:
-      contrib_quantize.create_eval_graph()
+      classification_model.quantize_graph(False, scheme_path=opts.quantize_scheme)
+    elif opts.quantize_scheme:
+      raise ValueError('--quantize_scheme=%s needs --quantize' % opts.quantize_scheme)
     global_step = tf.compat.v1.train.get_or_create_global_step()
     if opts.moving_average_decay:
       ema = tf.train.ExponentialMovingAverage(opts.moving_average_decay, global_step)

@@ -29,7 +29,6 @@ from typing import Optional
 from absl import logging
 
 import slim  # noqa: F401  (graph-mode TF1 behaviour before any TF use)
-import slim.quantize as contrib_quantize
 import tensorflow as tf
 
 from slim import classification_data
@@ -67,6 +66,11 @@ class ExportOptions:
   per_channel: bool = flag(False, 'With --quantize: per-channel weight ranges (derived from the '
                            'weights when the QAT checkpoint is per-tensor); convert with '
                            '--tflite_type=int8.')
+  quantize_scheme: Optional[str] = flag(None, classification_model.QUANTIZE_SCHEME_HELP +
+                                        ' Needs --quantize.', kind='string')
+  allow_float_ops: bool = flag(False, 'New: accept a quantized TFLite model that still has '
+                               'float ops (a mixed model, e.g. from a --quantize_scheme with '
+                               'float layers) instead of refusing it.')
   write_text_graphdef: bool = flag(False, 'Write a text GraphDef.')
   checkpoint_path: Optional[str] = flag(None, 'Freeze with this checkpoint (file or folder).',
                                         kind='string')
@@ -93,7 +97,8 @@ def _num_classes(opts):
 
 
 def build_inference_graph(model_name, num_classes, image_size, batch_size=None,
-                          is_training=False, quantize=False, per_channel=False, masked=False):
+                          is_training=False, quantize=False, per_channel=False, masked=False,
+                          quantize_scheme=None):
   """Builds the classifier on a float placeholder `input` in the default graph.
 
   Args:
@@ -106,6 +111,7 @@ def build_inference_graph(model_name, num_classes, image_size, batch_size=None,
     per_channel: with quantize, per-channel weight ranges (int8 per-channel TFLite; derived from
       the weights at export when the checkpoint is per-tensor).
     masked: build with the pruning masks (to restore a pruned checkpoint).
+    quantize_scheme: with quantize, the path of a JSON quantization scheme.
 
   Returns:
     (input placeholder, predictions tensor).
@@ -116,10 +122,8 @@ def build_inference_graph(model_name, num_classes, image_size, batch_size=None,
                                                    is_training=is_training)
   _, end_points = classification_model.build_network(network_fn, placeholder, masked=masked)
   if quantize:
-    if per_channel:
-      contrib_quantize.experimental_create_eval_graph(per_channel=True)
-    else:
-      contrib_quantize.create_eval_graph()
+    classification_model.quantize_graph(False, per_channel=per_channel,
+                                        scheme_path=quantize_scheme)
   return placeholder, end_points[classification_model.PREDICTIONS_ENDPOINT]
 
 
@@ -141,6 +145,8 @@ def export(opts):
                      % (opts.tflite_type, ', '.join(TFLITE_TYPES)))
   if opts.tflite_output_file and not opts.checkpoint_path:
     raise ValueError('--tflite_output_file needs --checkpoint_path (a frozen graph)')
+  if opts.quantize_scheme and not opts.quantize:
+    raise ValueError('--quantize_scheme=%s needs --quantize' % opts.quantize_scheme)
   if opts.tflite_output_file and opts.tflite_type != 'float' and not opts.quantize:
     raise ValueError('--tflite_type=%s needs --quantize (a QAT graph); for a float model use '
                      'slim/ptq_image_classifier.py (post-training quantization)' % opts.tflite_type)
@@ -154,7 +160,7 @@ def export(opts):
   with graph.as_default():
     placeholder, predictions = build_inference_graph(
         opts.model_name, num_classes, image_size, opts.batch_size, opts.is_training,
-        opts.quantize, opts.per_channel, masked=pruned)
+        opts.quantize, opts.per_channel, masked=pruned, quantize_scheme=opts.quantize_scheme)
     spec = {
         'model_name': opts.model_name,
         'input_arrays': [placeholder.op.name],
@@ -186,20 +192,23 @@ def export(opts):
   fileio.atomic_write_text(classification_model.io_spec_path(opts.output_file),
                            json.dumps(spec, indent=2))
   if opts.tflite_output_file:
-    fileio.atomic_write_bytes(opts.tflite_output_file, convert_frozen(graph_def, spec,
-                                                                      opts.tflite_type))
+    fileio.atomic_write_bytes(opts.tflite_output_file, convert_frozen(
+        graph_def, spec, opts.tflite_type, allow_float_ops=opts.allow_float_ops))
   logging.info('Exported %s (input %s, output %s)', opts.output_file, spec['input_arrays'][0],
                spec['output_arrays'][0])
   return spec
 
 
-def convert_frozen(graph_def, spec, tflite_type):
-  """Converts a frozen export to TFLite: 'uint8' / 'int8' (QAT graphs) or 'float'."""
+def convert_frozen(graph_def, spec, tflite_type, allow_float_ops=False):
+  """Converts a frozen export to TFLite: 'uint8' / 'int8' (QAT graphs) or 'float'.
+
+  `allow_float_ops` accepts a mixed quantized model (float layers of a scheme)."""
   args = (graph_def, spec['input_arrays'], spec['output_arrays'], [spec['input_shape']])
   if tflite_type == 'float':
     return convert.convert_float(*args)
   fn = convert.convert_uint8 if tflite_type == 'uint8' else convert.convert_int8
-  return fn(*args, mean_values=spec['mean_values'], std_dev_values=spec['std_dev_values'])
+  return fn(*args, mean_values=spec['mean_values'], std_dev_values=spec['std_dev_values'],
+            allow_float_ops=allow_float_ops)
 
 
 def main(unused_argv):

@@ -32,6 +32,9 @@ used when --train_dir has no checkpoint yet; quantization range variables (`.../
 and pruning variables (masks, thresholds) missing from a float checkpoint keep their initial
 values (all-ones masks).
 
+Distributed training (ps/worker, from TF_CONFIG or the original --master/--worker_replicas/
+--num_ps_tasks/--task flags; --sync_replicas with --replicas_to_aggregate): g3doc/distributed.md.
+
 The library entry point is `train(TrainOptions(...))`; only `main()` reads flags.
 """
 import dataclasses
@@ -40,7 +43,6 @@ from typing import List, Optional
 from absl import logging
 
 import slim  # noqa: F401  (graph-mode TF1 behaviour before any TF use)
-import slim.quantize as contrib_quantize
 import tensorflow as tf
 import tf_slim
 
@@ -49,6 +51,7 @@ from slim import classification_model
 from slim import pruning
 from slim.preprocessing import preprocessing_factory
 from slim.runtime import checkpoints
+from slim.runtime import distributed
 from slim.runtime import entry
 from slim.runtime import options
 from slim.runtime import train_loop
@@ -112,6 +115,8 @@ class TrainOptions:
                                                'None disables it.', kind='float')
   quantize_delay: int = flag(-1, 'Global step at which fake quantization starts; < 0 trains in '
                              'float (no QAT rewrite).')
+  quantize_scheme: Optional[str] = flag(None, classification_model.QUANTIZE_SCHEME_HELP +
+                                        ' Needs --quantize_delay >= 0.', kind='string')
   pruning_hparams: str = flag('', 'Comma-separated pruning hparams (name=value, see '
                               'slim.pruning.get_pruning_hparams); empty trains without pruning.')
   freeze_pruning_masks: bool = flag(False, 'Build the masked graph but never update the masks '
@@ -128,6 +133,16 @@ class TrainOptions:
   save_summaries_secs: int = flag(600, 'Summary period (s).')
   save_interval_secs: int = flag(600, 'Checkpoint period (s).')
   seed: Optional[int] = flag(None, 'Graph-level random seed.', kind='integer')
+  # The original's cluster flags (slim.runtime.distributed; TF_CONFIG gives the same facts).
+  master: str = flag('', 'The address of the TensorFlow master to use.')
+  worker_replicas: int = flag(1, 'Number of worker replicas.')
+  num_ps_tasks: int = flag(0, 'The number of parameter servers. If the value is 0, then the '
+                           'parameters are handled locally by the worker.')
+  task: int = flag(0, 'Task id of the replica running the training.')
+  sync_replicas: bool = flag(False, 'Whether or not to synchronize the replicas during '
+                             'training.')
+  replicas_to_aggregate: int = flag(1, 'The Number of gradients to collect before updating '
+                                    'params.')
 
 
 def _configure_learning_rate(opts, num_samples_per_epoch, global_step):
@@ -241,8 +256,11 @@ def _mask_update_op(opts, global_step):
   return None if opts.freeze_pruning_masks else p.conditional_mask_update_op()
 
 
-def build_train_graph(opts):
+def build_train_graph(opts, replica=distributed.LOCAL):
   """Builds the input pipeline, network, loss, (QAT rewrite), train op and (mask update).
+
+  `replica` (slim.runtime.distributed): synchronous replicas wrap the optimizer; build under
+  its `device_scope()`.
 
   Returns:
     A dict with 'train_op' (returns the total loss), 'global_step', 'learning_rate',
@@ -280,10 +298,13 @@ def build_train_graph(opts):
 
   # The QAT rewrite must see only the forward graph: after the loss, before the optimizer.
   if opts.quantize_delay >= 0:
-    contrib_quantize.create_training_graph(quant_delay=opts.quantize_delay)
+    classification_model.quantize_graph(True, quant_delay=opts.quantize_delay,
+                                        scheme_path=opts.quantize_scheme)
+  elif opts.quantize_scheme:
+    raise ValueError('--quantize_scheme=%s needs --quantize_delay >= 0' % opts.quantize_scheme)
 
   learning_rate = _configure_learning_rate(opts, count_examples(descriptor), global_step)
-  optimizer = _configure_optimizer(opts, learning_rate)
+  optimizer = distributed.wrap_optimizer(_configure_optimizer(opts, learning_rate), replica)
   update_ops = list(tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS))
   if opts.moving_average_decay:
     ema = tf.train.ExponentialMovingAverage(opts.moving_average_decay, global_step)
@@ -310,6 +331,10 @@ def build_train_graph(opts):
 def train(opts):
   """Trains until global step --max_number_of_steps; returns the final global step.
 
+  On a cluster (TF_CONFIG or --worker_replicas/--num_ps_tasks/--task/--master) this process is
+  one ps or worker task (slim.runtime.distributed); a ps task returns None when the chief
+  finished.
+
   Args:
     opts: TrainOptions.
 
@@ -323,21 +348,32 @@ def train(opts):
   if opts.max_number_of_steps is None or opts.max_number_of_steps < 1:
     raise ValueError('--max_number_of_steps must be a positive step count, got %s'
                      % opts.max_number_of_steps)
+  replica = distributed.resolve(
+      master=opts.master, num_replicas=opts.worker_replicas, num_ps_tasks=opts.num_ps_tasks,
+      task=opts.task, sync=opts.sync_replicas, replicas_to_aggregate=opts.replicas_to_aggregate,
+      replicas_flag='worker_replicas')
+  if replica.is_ps:
+    distributed.serve_ps(replica)
+    return None
   with tf.Graph().as_default():
     if opts.seed is not None:
       tf.compat.v1.set_random_seed(opts.seed)
-    t = build_train_graph(opts)
+    with replica.device_scope():
+      t = build_train_graph(opts, replica)
+    # Only the chief initialises (and so reads --checkpoint_path).
     init_fn = get_init_fn(opts.checkpoint_path, opts.checkpoint_exclude_scopes,
-                          opts.ignore_missing_vars)
+                          opts.ignore_missing_vars) if replica.is_chief else None
     return train_loop.train(
         t['train_op'], t['global_step'],
         train_loop.LoopOptions(logdir=opts.train_dir, number_of_steps=opts.max_number_of_steps,
                                log_steps=opts.log_every_n_steps,
                                save_interval_secs=opts.save_interval_secs,
-                               save_summaries_secs=opts.save_summaries_secs),
+                               save_summaries_secs=opts.save_summaries_secs,
+                               master=opts.master),
         init_fn=init_fn, log_tensors={'batch_accuracy': t['accuracy']},
         explain_error=lambda e: classification_data.explain_input_error(t['descriptor'], e),
-        after_step_ops=[t['mask_update_op']] if t['mask_update_op'] is not None else ())
+        after_step_ops=[t['mask_update_op']] if t['mask_update_op'] is not None else (),
+        replica=replica)
 
 
 def main(unused_argv):

@@ -7,6 +7,13 @@ import tf_slim
 # Names of the two convolutions built by split_separable_conv2d (checkpoint API).
 DEPTHWISE_SUFFIX = '_depthwise'
 POINTWISE_SUFFIX = '_pointwise'
+# The one sync_batch_norm_method of this implementation (plain tf_slim.batch_norm).
+SYNC_BATCH_NORM_NONE = 'None'
+
+
+def q_sigmoid(x):
+  """Quantization-friendly sigmoid: relu6(x + 3) / 6 (the original's `q_sigmoid`)."""
+  return tf.nn.relu6(x + 3) * 0.16667
 
 
 def resize_bilinear(images, size, output_dtype=tf.float32):
@@ -94,23 +101,26 @@ def get_label_weight_mask(labels, ignore_label, num_classes, label_weights=1.0):
     ValueError: If label_weights is neither a float nor a list, or if label_weights is a list and
       its length is not equal to num_classes.
   """
-  if not isinstance(label_weights, (float, list, tuple)):
-    raise ValueError('The type of label_weights is invalid, it must be a float or a list, got %r.'
-                     % type(label_weights))
-  if isinstance(label_weights, (list, tuple)) and len(label_weights) != num_classes:
+  if not isinstance(label_weights, (float, list)):
+    raise ValueError(
+        'The type of label_weights is invalid, it must be a float or a list.')
+  if isinstance(label_weights, list) and len(label_weights) != num_classes:
     raise ValueError('Length of label_weights must be equal to num_classes if it is a list, '
                      'label_weights: %s, num_classes: %d.' % (label_weights, num_classes))
   not_ignore_mask = tf.cast(tf.not_equal(labels, ignore_label), tf.float32)
   if isinstance(label_weights, float):
     return not_ignore_mask * label_weights
-  label_weights = tf.constant(list(label_weights), tf.float32)
+  label_weights = tf.constant(label_weights, tf.float32)
   weight_mask = tf.einsum('...y,y->...',
                           tf.one_hot(labels, num_classes, dtype=tf.float32), label_weights)
   return tf.multiply(not_ignore_mask, weight_mask)
 
 
 def get_batch_norm_fn(sync_batch_norm_method):
-  """Gets batch norm function (only 'None', i.e. tf_slim.batch_norm, exists here).
+  """Gets batch norm function.
+
+  Only 'None' (tf_slim.batch_norm) exists here: the original's 'tpu' wraps Cloud TPU's
+  cross-replica batch norm, which is not part of TensorFlow's public API.
 
   Args:
     sync_batch_norm_method: String, method used to sync batch norm.
@@ -119,12 +129,18 @@ def get_batch_norm_fn(sync_batch_norm_method):
     Batchnorm function.
 
   Raises:
-    ValueError: if sync_batch_norm_method is not supported.
+    ValueError: if sync_batch_norm_method is not supported ('Unsupported
+      sync_batch_norm_method.').
   """
-  if sync_batch_norm_method == 'None':
-    return tf_slim.batch_norm
-  raise ValueError('Unsupported sync_batch_norm_method %r (only \'None\').'
-                   % sync_batch_norm_method)
+  _check_sync_batch_norm_method(sync_batch_norm_method)
+  return tf_slim.batch_norm
+
+
+def _check_sync_batch_norm_method(sync_batch_norm_method):
+  if sync_batch_norm_method != SYNC_BATCH_NORM_NONE:
+    raise ValueError('Unsupported sync_batch_norm_method. (got %r; only %r exists here: the '
+                     "original's 'tpu' needs Cloud TPU's cross-replica batch norm)"
+                     % (sync_batch_norm_method, SYNC_BATCH_NORM_NONE))
 
 
 def get_batch_norm_params(decay=0.9997, epsilon=1e-5, center=True, scale=True, is_training=True,
@@ -142,10 +158,14 @@ def get_batch_norm_params(decay=0.9997, epsilon=1e-5, center=True, scale=True, i
 
   Returns:
     A dictionary for batchnorm parameters.
+
+  Raises:
+    ValueError: with initialize_gamma_as_zeros, if sync_batch_norm_method is not supported (as
+      the original, which only then looks at the method).
   """
-  del sync_batch_norm_method  # Only the plain batch norm exists here.
   params = {'is_training': is_training, 'decay': decay, 'epsilon': epsilon, 'scale': scale,
             'center': center}
   if initialize_gamma_as_zeros:
+    _check_sync_batch_norm_method(sync_batch_norm_method)
     params['param_initializers'] = {'gamma': tf.compat.v1.zeros_initializer()}
   return params

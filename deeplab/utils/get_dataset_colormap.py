@@ -1,15 +1,17 @@
 """Colormaps of the DeepLab datasets and `label_to_color_image` (original names and errors).
 
 PASCAL uses the VOC bit-interleaving palette (256 entries); Cityscapes its 19 train-id colours;
-ADE20K the 151-entry palette of the ADE20K scene parsing toolkit.
+ADE20K the 151-entry palette of the ADE20K scene parsing toolkit; Mapillary Vistas the 66 colours
+of its v1.2 benchmark labels.
 """
 import numpy as np
 
 _ADE20K = 'ade20k'
 _CITYSCAPES = 'cityscapes'
+_MAPILLARY_VISTAS = 'mapillary_vistas'
 _PASCAL = 'pascal'
 
-_DATASET_MAX_ENTRIES = {_ADE20K: 151, _CITYSCAPES: 256, _PASCAL: 512}
+_DATASET_MAX_ENTRIES = {_ADE20K: 151, _CITYSCAPES: 256, _MAPILLARY_VISTAS: 66, _PASCAL: 512}
 
 _CITYSCAPES_COLORS = [
     [128, 64, 128], [244, 35, 232], [70, 70, 70], [102, 102, 156], [190, 153, 153],
@@ -45,6 +47,21 @@ _ADE20K_COLORS = [
     [0, 92, 255], [184, 255, 0], [0, 133, 255], [255, 214, 0], [25, 194, 194], [102, 255, 0],
     [92, 0, 255]]
 
+# Mapillary Vistas label ids 0..65 (bird, ground animal, curb, fence, ..., ego vehicle, unlabeled).
+_MAPILLARY_VISTAS_COLORS = [
+    [165, 42, 42], [0, 192, 0], [196, 196, 196], [190, 153, 153], [180, 165, 180],
+    [102, 102, 156], [102, 102, 156], [128, 64, 255], [140, 140, 200], [170, 170, 170],
+    [250, 170, 160], [96, 96, 96], [230, 150, 140], [128, 64, 128], [110, 110, 110],
+    [244, 35, 232], [150, 100, 100], [70, 70, 70], [150, 120, 90], [220, 20, 60], [255, 0, 0],
+    [255, 0, 0], [255, 0, 0], [200, 128, 128], [255, 255, 255], [64, 170, 64], [128, 64, 64],
+    [70, 130, 180], [255, 255, 255], [152, 251, 152], [107, 142, 35], [0, 170, 30],
+    [255, 255, 128], [250, 0, 30], [0, 0, 0], [220, 220, 220], [170, 170, 170], [222, 40, 40],
+    [100, 170, 30], [40, 40, 40], [33, 33, 33], [170, 170, 170], [0, 0, 142], [170, 170, 170],
+    [210, 170, 100], [153, 153, 153], [128, 128, 128], [0, 0, 142], [250, 170, 30],
+    [192, 192, 192], [220, 220, 0], [180, 165, 180], [119, 11, 32], [0, 0, 142], [0, 60, 100],
+    [0, 0, 142], [0, 0, 90], [0, 0, 230], [0, 80, 100], [128, 64, 64], [0, 0, 110], [0, 0, 70],
+    [0, 0, 192], [32, 32, 32], [0, 0, 0], [0, 0, 0]]
+
 
 def get_ade20k_name():
   return _ADE20K
@@ -52,6 +69,10 @@ def get_ade20k_name():
 
 def get_cityscapes_name():
   return _CITYSCAPES
+
+
+def get_mapillary_vistas_name():
+  return _MAPILLARY_VISTAS
 
 
 def get_pascal_name():
@@ -86,14 +107,25 @@ def create_ade20k_label_colormap():
   return np.asarray(_ADE20K_COLORS)
 
 
+def create_mapillary_vistas_label_colormap():
+  """Mapillary Vistas colours (66 entries)."""
+  return np.asarray(_MAPILLARY_VISTAS_COLORS)
+
+
+def get_dataset_colormap_max_entries(dataset):
+  """The number of colormap entries of `dataset` (labels must be below it)."""
+  return _DATASET_MAX_ENTRIES[dataset]
+
+
 def create_label_colormap(dataset=_PASCAL):
-  """Returns the colormap of `dataset` (pascal, cityscapes or ade20k).
+  """Returns the colormap of `dataset` (pascal, cityscapes, ade20k or mapillary_vistas).
 
   Raises:
     ValueError: for an unsupported dataset.
   """
   builders = {_ADE20K: create_ade20k_label_colormap,
               _CITYSCAPES: create_cityscapes_label_colormap,
+              _MAPILLARY_VISTAS: create_mapillary_vistas_label_colormap,
               _PASCAL: create_pascal_label_colormap}
   if dataset not in builders:
     raise ValueError('Unsupported dataset.')

@@ -46,18 +46,19 @@ def check_quantize_scales(quantize_delay_step, scales):
     raise ValueError(MULTI_SCALE_QUANT_ERROR)
 
 
-def quantize_eval_graph(quantize_delay_step, per_channel=False):
+def quantize_eval_graph(quantize_delay_step, per_channel=False, scheme=None):
   """Applies the QAT eval rewrite to the default graph when `quantize_delay_step >= 0`.
 
   Args:
     quantize_delay_step: < 0 leaves the graph float.
     per_channel: per-channel weight ranges (the int8 TFLite path), else the original per-tensor
       `create_eval_graph()`.
+    scheme: a `slim.quantize.scheme.Scheme` (--quantize_scheme) for the experimental rewrite.
   """
   if quantize_delay_step < 0:
     return
-  if per_channel:
-    contrib_quantize.experimental_create_eval_graph(per_channel=True)
+  if per_channel or scheme is not None:
+    contrib_quantize.experimental_create_eval_graph(per_channel=per_channel, scheme=scheme)
   else:
     contrib_quantize.create_eval_graph()
 
@@ -70,7 +71,7 @@ def _predict(images, model_options, scales, add_flipped_images):
 
 
 def build_predictions(images, model_options, eval_scales=(1.0,), add_flipped_images=False,
-                      quantize_delay_step=-1):
+                      quantize_delay_step=-1, quantize_scheme=None):
   """Builds the prediction graph of eval/vis (and the QAT eval rewrite when quantized).
 
   Args:
@@ -79,6 +80,7 @@ def build_predictions(images, model_options, eval_scales=(1.0,), add_flipped_ima
     eval_scales: evaluation scales.
     add_flipped_images: add left-right flipped inputs.
     quantize_delay_step: >= 0 applies slim.quantize.create_eval_graph() after the model.
+    quantize_scheme: a `slim.quantize.scheme.Scheme` for that rewrite (or None).
 
   Returns:
     int64 predictions [batch, h, w].
@@ -88,7 +90,7 @@ def build_predictions(images, model_options, eval_scales=(1.0,), add_flipped_ima
   """
   check_quantize_scales(quantize_delay_step, eval_scales)
   predictions = _predict(images, model_options, eval_scales, add_flipped_images)
-  quantize_eval_graph(quantize_delay_step)
+  quantize_eval_graph(quantize_delay_step, scheme=quantize_scheme)
   return predictions[common.OUTPUT_TYPE]
 
 
@@ -115,7 +117,8 @@ def _create_input_tensors(crop_size, min_resize_value=None, max_resize_value=Non
 
 def build_export_graph(model_options, inference_scales=(1.0,), add_flipped_images=False,
                        quantize_delay_step=-1, quantize_per_channel=False,
-                       min_resize_value=None, max_resize_value=None, resize_factor=None):
+                       min_resize_value=None, max_resize_value=None, resize_factor=None,
+                       quantize_scheme=None):
   """Builds the export graph `ImageTensor` -> `SemanticPredictions` in the default graph.
 
   Args:
@@ -127,6 +130,7 @@ def build_export_graph(model_options, inference_scales=(1.0,), add_flipped_image
     min_resize_value: see --min_resize_value.
     max_resize_value: see --max_resize_value.
     resize_factor: see --resize_factor.
+    quantize_scheme: a `slim.quantize.scheme.Scheme` for the QAT eval rewrite (or None).
 
   Returns:
     (semantic_predictions, semantic_probabilities) tensors.
@@ -160,7 +164,8 @@ def build_export_graph(model_options, inference_scales=(1.0,), add_flipped_image
   semantic_predictions = tf.identity(semantic_predictions, name=OUTPUT_TENSOR_NAME)
   semantic_probabilities = tf.compat.v1.image.resize_bilinear(
       semantic_probabilities, image_size, align_corners=True, name=OUTPUT_PROB_TENSOR_NAME)
-  quantize_eval_graph(quantize_delay_step, per_channel=quantize_per_channel)
+  quantize_eval_graph(quantize_delay_step, per_channel=quantize_per_channel,
+                      scheme=quantize_scheme)
   return semantic_predictions, semantic_probabilities
 
 

@@ -382,12 +382,14 @@ def build_clone_losses(samples, model_options, num_classes, ignore_label, num_cl
   return total_loss, update_ops
 
 
-def maybe_quantize_training_graph(quantize_delay_step, num_clones):
+def maybe_quantize_training_graph(quantize_delay_step, num_clones, scheme=None):
   """Applies the QAT training rewrite, the original way (call BEFORE the optimizer).
 
   Args:
     quantize_delay_step: steps before fake quantization starts; < 0 disables it.
     num_clones: number of clones.
+    scheme: a `slim.quantize.scheme.Scheme` (--quantize_scheme): the experimental rewrite
+      with it instead of `create_training_graph`.
 
   Returns:
     True if the graph was rewritten.
@@ -399,7 +401,11 @@ def maybe_quantize_training_graph(quantize_delay_step, num_clones):
     return False
   if num_clones > 1:
     raise ValueError(MULTI_CLONE_QUANT_ERROR)
-  contrib_quantize.create_training_graph(quant_delay=quantize_delay_step)
+  if scheme is None:
+    contrib_quantize.create_training_graph(quant_delay=quantize_delay_step)
+  else:
+    contrib_quantize.experimental_create_training_graph(quant_delay=quantize_delay_step,
+                                                        scheme=scheme)
   return True
 
 

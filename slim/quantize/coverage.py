@@ -18,7 +18,11 @@ their input, which may be the model input). What it gets depends on its type (ta
   fixed       Sigmoid, Softmax, Tanh                         P/fixed_quant: the range TFLite
                                                              requires (FakeQuantWithMinMaxArgs)
   compute     Add/AddV2/Sub/Mul/Maximum/Minimum, Relu,       P/output_quant: EMA min/max variables
-              Relu6, LeakyRelu, Elu, BiasAdd
+              Relu6, LeakyRelu, Elu, BiasAdd, BatchMatMul*
+  source      Cast (a float made from integers, e.g. an      P/output_quant: EMA min/max variables
+              attention mask from int32 input_mask)          (no input range to start from)
+  table       GatherV2/StridedSlice/Slice reading a float    <table>/weights_quant on the table
+              variable (embeddings, position table)          (last value), then "preserve"
   layer       Conv2D, DepthwiseConv2dNative, MatMul,         <ctx>/weights_quant on the weights
               Conv2DBackpropInput                            (last value) + P/output_quant (EMA)
 
@@ -48,13 +52,14 @@ FIXED_QUANT = 'fixed' + quantize.UNIT_NAME_SUFFIX
 PRESERVE_TYPES = frozenset([
     'AvgPool', 'MaxPool', 'Mean', 'Max', 'Min', 'ResizeBilinear', 'ResizeNearestNeighbor',
     'Reshape', 'Squeeze', 'ExpandDims', 'Pad', 'SpaceToBatchND', 'BatchToSpaceND', 'Identity',
-    'StridedSlice', 'Slice', 'Transpose', 'DepthToSpace', 'SpaceToDepth'
+    'StridedSlice', 'Slice', 'Transpose', 'DepthToSpace', 'SpaceToDepth', 'GatherV2'
 ])
 CONCAT_TYPES = frozenset(['ConcatV2'])
 COMPUTE_TYPES = frozenset([
     'Add', 'AddV2', 'Sub', 'Mul', 'Maximum', 'Minimum', 'Relu', 'Relu6', 'LeakyRelu', 'Elu',
-    'BiasAdd'
+    'BiasAdd', 'BatchMatMul', 'BatchMatMulV2', 'BatchMatMulV3'
 ])
+SOURCE_TYPES = frozenset(['Cast'])
 # The "layer" kind and the "fixed" kind are TFLite's tables.
 LAYER_TYPES = frozenset(tflite_target.LAYER_RULES)
 FIXED_TYPES = frozenset(tflite_target.FIXED_OUTPUT_RANGES)
@@ -76,7 +81,8 @@ def apply(graph, options):
 
   Reads `is_training`, `weight_bits` and `per_channel` (for layers the pattern pass missed),
   `activation_bits`, `ema_decay`, `quant_delay`, `vars_collection`, `scope` (only ops under it
-  are covered) and `exclude_scopes` (never touched). `symmetric` is not honoured: coverage
+  are covered), `exclude_scopes` (never touched) and `scheme` (per-op settings; its float ops
+  are not covered). `symmetric` is not honoured: coverage
   units have always used asymmetric ranges (per-channel weights excepted, which TFLite needs
   symmetric), and existing QAT checkpoints were trained so.
 
@@ -86,25 +92,38 @@ def apply(graph, options):
   """
   options = options.replace(symmetric=False)
   forward = _ForwardOps(graph)
-  for op in list(graph.get_operations()):
+  # Layers first: a folded layer's clone is created after the ops that read its fold tail (the
+  # activation), which must see its quantized weights. Layer coverage needs no quantized input.
+  ops = sorted(graph.get_operations(), key=lambda op: op.type not in LAYER_TYPES)
+  for op in ops:
     if op not in forward or not _Eligible(op, options):
       continue
     if op.type in LAYER_TYPES:
       _CoverLayer(op, options)
       continue
+    if op.type in SOURCE_TYPES and not any(t.dtype.is_floating for t in op.inputs):
+      _CoverCompute(op, options)
+      continue
+    if tflite_target.is_table_lookup(op):
+      _CoverTable(op, options)
     if not _QuantizedInputs(op):
       continue
     if tflite_target.is_atrous_prologue(op):
       continue
+    # A scheme's float ops get no unit (but a boundary range when quantized ops read them).
+    resolved = quantize.ResolveUnit(options, op, op.outputs[0].consumers())
+    if resolved is None:
+      continue
+    op_options = resolved[0]
     if op.type in PRESERVE_TYPES:
-      _CoverWithRange(op, _RangeOf(_QuantizedInputs(op)[0]), OUTPUT_QUANT, options)
+      _CoverWithRange(op, _RangeOf(_QuantizedInputs(op)[0]), OUTPUT_QUANT, op_options)
     elif op.type in CONCAT_TYPES:
-      _CoverConcat(op, options)
+      _CoverConcat(op, op_options)
     elif op.type in FIXED_TYPES:
       low, high = tflite_target.fixed_output_range(op.type)
-      _CoverFixed(op, low, high, options)
+      _CoverFixed(op, low, high, op_options)
     elif op.type in COMPUTE_TYPES:
-      _CoverCompute(op, options)
+      _CoverCompute(op, op_options)
 
 
 def QuantizeRemaining(graph,
@@ -185,14 +204,29 @@ def _IsQuantized(tensor):
   return op.type in common.FAKE_QUANT_TYPES or op.name.endswith(quantize.DELAYED_QUANT_MERGE)
 
 
+def _LayerBehindFoldTail(tensor):
+  """The op producing `tensor`, or the layer behind it when `tensor` ends a BN-fold tail."""
+  op = tensor.op
+  while op.name.endswith(FOLD_TAIL_SUFFIXES):
+    inner = [t.op for t in op.inputs
+             if t.op.name.endswith(FOLD_TAIL_SUFFIXES) or tflite_target.is_layer(t.op)]
+    if not inner:
+      break
+    op = inner[0]
+  return op
+
+
 def _QuantizedInputs(op):
-  """Float inputs that carry a range, counting a layer output with quantized weights (TFLite
-  fuses the bias add that follows, so its range comes from the op after it)."""
+  """Float inputs that carry a range, counting a layer output with quantized weights, also
+  through its BN-fold tail (TFLite fuses the bias add or fold tail that follows, so its range
+  comes from the op after it; the pattern pass does not match every layer type, e.g. a folded
+  transposed conv)."""
   def has_range(t):
     if _IsQuantized(t):
       return True
-    index = tflite_target.weight_input_index(t.op.type)
-    return index is not None and _IsQuantized(t.op.inputs[index])
+    layer = _LayerBehindFoldTail(t)
+    index = tflite_target.weight_input_index(layer.type)
+    return index is not None and _IsQuantized(layer.inputs[index])
   return [t for t in op.inputs if t.dtype == tf.float32 and has_range(t)]
 
 
@@ -267,12 +301,35 @@ def _CoverFixed(op, low, high, options):
 def _CoverCompute(op, options):
   consumers = set(op.outputs[0].consumers())
   # The BN-fold tail of a layer is one TFLite op with the layer; the original patterns range its
-  # end (act_quant/conv_quant), so its intermediate ops need none.
-  if op.name.endswith(FOLD_TAIL_SUFFIXES):
+  # end (act_quant/conv_quant), so its intermediate ops need none. Unless the pre-activation
+  # tensor also feeds another op (an FPN level read both by the head and through relu6 by the
+  # next level): that consumer needs the tail's own range.
+  if op.name.endswith(FOLD_TAIL_SUFFIXES) and _RangedDownstream(consumers):
     return
   if tflite_target.bias_add_fused_with_activation(op, consumers):
     return
   quantize.InsertQuantOp(op.name, OUTPUT_QUANT, op, consumers, options, config=OUTPUT_CONFIG)
+
+
+def _RangedDownstream(consumers):
+  """Whether every consumer gives the tensor its range: a FakeQuant or the rewriter's own op,
+  another fold-tail op, or an activation TFLite fuses into the layer that carries a range."""
+  return all(
+      c.type in common.FAKE_QUANT_TYPES or any(f in c.name for f in _REWRITER_FRAGMENTS) or
+      c.name.endswith(FOLD_TAIL_SUFFIXES) or
+      (c.type in common.ACTIVATION_TYPES and common.FollowedByFakeQuant(c.outputs[0]))
+      for c in consumers)
+
+
+def _CoverTable(op, options):
+  """A weight unit on the variable table `op` reads (named after the table, which several
+  lookups may share)."""
+  table = op.inputs[0]
+  if _IsQuantized(table):
+    return
+  quantize.InsertQuantOp(table.op.name.rsplit('/read', 1)[0], quantize.WEIGHTS_QUANT, table.op,
+                         [op], options, layer_type=op.type)
+>>>>>>> wt-mobilebert
 
 
 def _CoverLayer(op, options):
@@ -291,7 +348,7 @@ def _CoverLayer(op, options):
     consumers = input_to_ops.InputToOps(op.graph).ConsumerOperations(weight.op)
     quantize.InsertQuantOp(
         quantize.GetContextFromOp(op), quantize.WEIGHTS_QUANT, weight.op, consumers, options,
-        layer_type=op.type)
+        layer_type=op.type, owner=op)
   if (not tflite_target.output_fused_into_layer(op) and
       not common.FollowedByFakeQuant(op.outputs[0])):
     _CoverCompute(op, options)

@@ -1,12 +1,23 @@
-"""Graph surgery: folds batch norms into the preceding Conv2D / DepthwiseConv2dNative / MatMul.
+"""Graph surgery: folds batch norms into the preceding Conv2D / DepthwiseConv2dNative / MatMul /
+Conv2DBackpropInput (transposed conv).
 
 Eval fold (and inference-mode BN):      add_fold = layer_Fold(x, W * multiplier) + bias
 Training fold (BN with batch stats):    add_fold = correction_add(post_conv_mul(
-                                            layer_Fold(x, correction_mult(W) * multiplier))) + bias
-with multiplier = gamma * rsqrt(var + eps) and bias = beta - mean * multiplier. The training
-corrections (section 6.3 of the fact sheet) keep the weights scaled by the *moving* sigma, so
-weight ranges are stable, while the output still equals batch-statistics BN until the BN is
-frozen (`QuantizeOptions.freeze_bn_delay`), after which it equals moving-statistics BN.
+                                            layer_Fold(x, W * multiplier_mv))) + bias
+with multiplier = gamma * rsqrt(var + eps), multiplier_mv the same with the *moving* variance
+and bias = beta - mean * multiplier. The training corrections (section 6.3 of the fact sheet)
+keep the weights scaled by the moving sigma, so weight ranges are stable, while the output
+still equals batch-statistics BN until the BN is frozen (`QuantizeOptions.freeze_bn_delay`),
+after which it equals moving-statistics BN.
+
+Where the batch statistics come from is `QuantizeOptions.fold_mode`:
+  * FOLD_ONE_CONV: from `unfolded = layer_Fold / multiplier_mv` (per output channel), which is
+    the layer output with (fake-quantized) folded weights scaled back: the original BN op now
+    reads it, so the layer runs once forward and once backward (the scheme of PyTorch's
+    `ConvBn2d`).
+  * FOLD_CONTRIB: from the original layer, kept beside the clone as tf.contrib.quantize did
+    (the layer runs twice; the weights are `correction_mult(W) * multiplier`, the same value).
+The output expression, the names quantize.py matches and the variables are the same in both.
 
 `apply(graph, options)` is the transform; `FoldBatchNorms(...)` is the tf.contrib.quantize
 signature over it.
@@ -37,12 +48,15 @@ CORRECTION_ADD = 'correction_add'
 SCALE_RESHAPE = 'scale_reshape'
 CORRECTION_RESHAPE = 'correction_reshape'
 UNDO_BESSEL = 'Undo_Bessel_Correction'
+MOVING_MULTIPLIER = 'moving_multiplier'
+UNFOLDED = 'unfolded'
 FOLD_GRADIENT = 'FoldFusedBatchNormGrad'
 # The ops a fold puts between the layer clone and the bias add (training and eval forms); the
 # converter fuses them with the layer.
 FOLD_TAIL_OPS = (POST_CONV_MUL, CORRECTION_ADD, ADD_FOLD, CORRECTION_MULT, MUL_FOLD)
 
 FOLDABLE_LAYER_TYPES = 'Conv2D|DepthwiseConv2dNative|MatMul'
+TRANSPOSED_CONV_TYPE = 'Conv2DBackpropInput'
 FUSED_BATCH_NORM_TYPES = '|'.join(sorted(common.FUSED_BATCH_NORM_TYPES))
 # Attributes copied to the folded layer clone, per layer type (`dilations` and depthwise
 # `data_format` were dropped by the original; copying them keeps dilated convs correct).
@@ -52,6 +66,18 @@ _CLONED_ATTRS = {
     'DepthwiseConv2dNative': ('strides', 'padding', 'data_format', 'dilations',
                               'explicit_paddings'),
     'MatMul': ('transpose_a', 'transpose_b'),
+    TRANSPOSED_CONV_TYPE: ('strides', 'padding', 'use_cudnn_on_gpu', 'data_format', 'dilations',
+                           'explicit_paddings'),
+}
+# Index of the weight input per layer type (a transposed conv reads [sizes, filter, input]).
+_WEIGHT_INPUT = {'Conv2D': 1, 'DepthwiseConv2dNative': 1, 'MatMul': 1, TRANSPOSED_CONV_TYPE: 1}
+# The shape a per-output-channel scale [C] takes to multiply the weights along their output
+# channels, from the static weight shape; absent: the output channel is the last weight axis.
+#   depthwise [h, w, in, mult]: output channel in * mult + m -> [in, mult]
+#   transposed conv [h, w, out, in]: output channel is axis 2 -> [out, 1]
+_WEIGHT_SCALE_SHAPE = {
+    'DepthwiseConv2dNative': lambda shape: shape[2:4],
+    TRANSPOSED_CONV_TYPE: lambda shape: [shape[2], 1],
 }
 # Unfused slim batch norm op names, relative to the `<ctx>` prefix of common.BatchNormGroups.
 _UNFUSED = 'BatchNorm/batchnorm_1/'
@@ -67,12 +93,14 @@ _BatchNormMatch = collections.namedtuple('_BatchNormMatch', [
 
 
 def apply(graph, options):
-  """Folds every batch norm that follows a Conv2D/DepthwiseConv2dNative/MatMul, in place.
+  """Folds every batch norm that follows a foldable layer (FOLDABLE_LAYER_TYPES or a
+  transposed conv), in place.
 
   Fused batch norms are folded first, then slim-style unfused ones. Folding twice changes
   nothing (a folded BN has no consumers left). Reads `is_training` (training fold with batch
-  statistics and corrections, else the plain fold), `freeze_bn_delay` and `exclude_scopes`
-  (layer-op name prefixes left unfolded); `scope` does not limit folding.
+  statistics and corrections, else the plain fold), `fold_mode` (where a training fold takes
+  its batch statistics), `freeze_bn_delay` and `exclude_scopes` (layer-op name prefixes left
+  unfolded); `scope` does not limit folding.
 
   Args:
     graph: the `tf.Graph` to rewrite.
@@ -85,7 +113,8 @@ def apply(graph, options):
   _FoldUnfusedBatchNorms(graph, options)
 
 
-def FoldBatchNorms(graph, is_training, freeze_batch_norm_delay=None, exclude_scopes=()):
+def FoldBatchNorms(graph, is_training, freeze_batch_norm_delay=None, exclude_scopes=(), *,
+                   fold_mode=options_lib.FOLD_ONE_CONV):
   """tf.contrib.quantize's entry point: `apply` with options built from the keywords.
 
   Args:
@@ -94,6 +123,7 @@ def FoldBatchNorms(graph, is_training, freeze_batch_norm_delay=None, exclude_sco
     freeze_batch_norm_delay: steps of `fake_quantization_step` after which the folded BN uses
       moving statistics and stops updating them; None never freezes.
     exclude_scopes: layer-op name prefixes that are left unfolded.
+    fold_mode: `QuantizeOptions.fold_mode` (this project's addition).
 
   Raises:
     ValueError: when a BN output cannot be rerouted, the layer type is unsupported, or an
@@ -101,7 +131,7 @@ def FoldBatchNorms(graph, is_training, freeze_batch_norm_delay=None, exclude_sco
   """
   apply(graph, options_lib.QuantizeOptions(
       is_training=is_training, freeze_bn_delay=freeze_batch_norm_delay,
-      exclude_scopes=exclude_scopes))
+      exclude_scopes=exclude_scopes, fold_mode=fold_mode))
 
 
 @ops.RegisterGradient(FOLD_GRADIENT)
@@ -114,10 +144,45 @@ def _FoldFusedBatchNormGrad(op, unused_grad_y, grad_mean, grad_var, *unused_grad
   return (dmean_dx + dvar_dx), None, None, None, None
 
 
+def _OneConv(match, options):
+  """Whether this BN gets the one-convolution training fold (batch statistics from the clone)."""
+  return (options.is_training and match.moving_mean_tensor is not None and
+          options.fold_mode == options_lib.FOLD_ONE_CONV)
+
+
+def _ScaleForWeights(scale, layer_type, weights, name):
+  """Reshapes a per-output-channel [C] scale so it multiplies `weights` per output channel."""
+  to_shape = _WEIGHT_SCALE_SHAPE.get(layer_type)
+  if to_shape is None:
+    return scale
+  return tf.reshape(scale, to_shape(weights.get_shape().as_list()), name=name)
+
+
+def _MovingMultiplier(match):
+  """gamma / sigma_moving: the scale of the one-conv fold's weights (no batch statistics)."""
+  return tf.multiply(match.gamma_tensor,
+                     tf.math.rsqrt(match.moving_variance_tensor + match.batch_epsilon),
+                     name=MOVING_MULTIPLIER)
+
+
+def _FeedStatisticsFromClone(statistics_input, layer_output, moving_multiplier):
+  """Makes the batch statistics read `layer_output / moving_multiplier` (the unfolded output).
+
+  Every consumer of `statistics_input` (the original layer output: the BN, its moments, the
+  Bessel factor) is rerouted, which leaves the original layer without consumers, so it is not
+  run. DivNoNan: a channel with gamma == 0 has all-zero folded weights; its statistics are 0.
+  """
+  consumers = list(statistics_input.consumers())
+  unfolded = tf.math.divide_no_nan(layer_output, moving_multiplier, name=UNFOLDED)
+  common.RerouteTensor(unfolded, statistics_input, can_modify=consumers)
+
+
 def _FoldFusedBatchNorms(graph, options):
   for match in _FindFusedBatchNorms(graph):
     if options.excludes(match.layer_op.name):
       continue
+    layer_type = match.layer_op.type
+    one_conv = _OneConv(match, options)
     scope, sep, _ = match.layer_op.name.rpartition('/')
     with graph.as_default(), tf.compat.v1.name_scope(scope + sep):
       with tf.compat.v1.name_scope(scope + sep + BATCH_NORM_FOLD_SCOPE + '/'):
@@ -128,20 +193,30 @@ def _FoldFusedBatchNorms(graph, options):
         if options.is_training and match.moving_mean_tensor is not None:
           correction_scale, correction_recip, correction_offset = (
               _ComputeBatchNormCorrections('', match, options))
-        if match.layer_op.type == 'DepthwiseConv2dNative':
-          new_shape = match.weight_tensor.get_shape().as_list()[2:4]
-          multiplier = tf.reshape(multiplier, new_shape, name=SCALE_RESHAPE)
-          if correction_scale is not None:
-            correction_scale = tf.reshape(correction_scale, new_shape, name=CORRECTION_RESHAPE)
+        if one_conv:
+          # multiplier_mv == correction_scale * multiplier, without the batch statistics.
+          moving_multiplier = _MovingMultiplier(match)
+          weight_scale, correction_scale = moving_multiplier, None
+        else:
+          weight_scale = multiplier
+        weight_scale = _ScaleForWeights(weight_scale, layer_type, match.weight_tensor,
+                                        SCALE_RESHAPE)
+        if correction_scale is not None:
+          correction_scale = _ScaleForWeights(correction_scale, layer_type,
+                                              match.weight_tensor, CORRECTION_RESHAPE)
       weights = match.weight_tensor
       if correction_scale is not None:
         weights = tf.multiply(correction_scale, weights, name=CORRECTION_MULT)
-      scaled_weights = tf.multiply(weights, multiplier, name=MUL_FOLD)
-      # Read the layer's input now, not match.input_tensor: an earlier fold in this loop may
-      # have rerouted it (a pointwise conv fed directly by a batch-normed depthwise conv, as in
-      # every Xception module, would otherwise read the stale unfolded BN output).
-      new_layer_tensor = _CloneWithNewOperands(match.layer_op, match.layer_op.inputs[0],
-                                               scaled_weights, match.batch_to_space_op)
+      scaled_weights = tf.multiply(weights, weight_scale, name=MUL_FOLD)
+      # The layer's inputs are read now, not from the match: an earlier fold in this loop may
+      # have rerouted them (a pointwise conv fed directly by a batch-normed depthwise conv, as
+      # in every Xception module, would otherwise read the stale unfolded BN output).
+      new_layer_tensor = _CloneWithNewOperands(match.layer_op, scaled_weights,
+                                               match.batch_to_space_op)
+      if one_conv:
+        with tf.compat.v1.name_scope(scope + sep + BATCH_NORM_FOLD_SCOPE + '/'):
+          statistics_input = (match.batch_to_space_op or match.layer_op).outputs[0]
+          _FeedStatisticsFromClone(statistics_input, new_layer_tensor, moving_multiplier)
       if correction_recip is not None:
         new_layer_tensor = tf.multiply(correction_recip, new_layer_tensor, name=POST_CONV_MUL)
         new_layer_tensor = tf.add(new_layer_tensor, correction_offset, name=CORRECTION_ADD)
@@ -157,20 +232,24 @@ class _FusedPatterns(object):
       x = [Reshape](layer_output)                 (MatMul: slim reshapes 2-D to 4-D)
       layer_output = [Identity]([BatchToSpaceND](layer))
       layer = Conv2D|DepthwiseConv2dNative|MatMul(input, weight)
+            | Conv2DBackpropInput(sizes, weight, input)
   """
 
   def __init__(self):
     any_op = lambda: graph_matcher.OpTypePattern('*')  # pylint: disable=unnecessary-lambda
     self.input, self.weight = any_op(), any_op()
     self.gamma, self.beta, self.mean, self.variance = any_op(), any_op(), any_op(), any_op()
-    self.layer = graph_matcher.OpTypePattern(FOLDABLE_LAYER_TYPES,
-                                             inputs=[self.input, self.weight])
+    self.plain_layer = graph_matcher.OpTypePattern(FOLDABLE_LAYER_TYPES,
+                                                   inputs=[self.input, self.weight])
+    self.transposed_layer = graph_matcher.OpTypePattern(
+        TRANSPOSED_CONV_TYPE, inputs=[any_op(), self.weight, self.input])
+    layer = graph_matcher.OneofPattern([self.plain_layer, self.transposed_layer])
     self.batch_to_space = graph_matcher.OpTypePattern(
-        'BatchToSpaceND', inputs=[self.layer, any_op(), any_op()])
+        'BatchToSpaceND', inputs=[layer, any_op(), any_op()])
     layer_with_identity = graph_matcher.OpTypePattern(
-        'Identity', inputs=[graph_matcher.OneofPattern([self.batch_to_space, self.layer])])
+        'Identity', inputs=[graph_matcher.OneofPattern([self.batch_to_space, layer])])
     layer_output = graph_matcher.OneofPattern(
-        [layer_with_identity, self.layer, self.batch_to_space])
+        [layer_with_identity, layer, self.batch_to_space])
     matmul_reshape = graph_matcher.OpTypePattern('Reshape', inputs=[layer_output, any_op()])
     self.batch_norm = graph_matcher.OpTypePattern(
         FUSED_BATCH_NORM_TYPES,
@@ -216,7 +295,8 @@ def _FindFusedBatchNorms(graph):
   p = _FusedPatterns()
   matches = []
   for match_result in graph_matcher.GraphMatcher(p.root).match_graph(graph):
-    layer_op = match_result.get_op(p.layer)
+    layer_op = (match_result.get_op(p.plain_layer) or
+                match_result.get_op(p.transposed_layer))
     bn_op = match_result.get_op(p.batch_norm)
     output_tensor = bn_op.outputs[0]
     if layer_op.type == 'MatMul':
@@ -307,7 +387,7 @@ def _ComputeBatchNormCorrections(context, match, options):
   return correction_scale, correction_recip, correction_offset
 
 
-def _CloneWithNewOperands(layer_op, input_tensor, weight_tensor, batch_to_space_op):
+def _CloneWithNewOperands(layer_op, weight_tensor, batch_to_space_op):
   """Clones `layer_op` as `<name>_Fold` reading `weight_tensor`; re-adds BatchToSpaceND."""
   new_layer_name = layer_op.name.split('/')[-1] + FOLD_SUFFIX
   if layer_op.type not in _CLONED_ATTRS:
@@ -315,10 +395,11 @@ def _CloneWithNewOperands(layer_op, input_tensor, weight_tensor, batch_to_space_
   attrs = {a: layer_op.node_def.attr[a] for a in _CLONED_ATTRS[layer_op.type]
            if a in layer_op.node_def.attr}
   attrs['T'] = layer_op.node_def.attr['T']
+  inputs = list(layer_op.inputs)
+  inputs[_WEIGHT_INPUT[layer_op.type]] = weight_tensor
   graph = layer_op.graph
-  conv = graph.create_op(layer_op.type, [input_tensor, weight_tensor],
-                         [layer_op.outputs[0].dtype], name=new_layer_name,
-                         attrs=attrs).outputs[0]
+  conv = graph.create_op(layer_op.type, inputs, [layer_op.outputs[0].dtype],
+                         name=new_layer_name, attrs=attrs).outputs[0]
   if batch_to_space_op is not None:
     conv = tf.compat.v1.batch_to_space_nd(
         conv, batch_to_space_op.inputs[1], batch_to_space_op.inputs[2],
@@ -391,7 +472,8 @@ def _CreateFoldedOp(graph, context, has_scaling, options):
   """Builds mul_fold, the layer clone and add_fold for one unfused BN; returns add_fold."""
   mul_scale_name = 'mul_1' if has_scaling else 'mul'
   mul_scale = graph.get_operation_by_name(context + _UNFUSED + mul_scale_name)
-  op_below = mul_scale.inputs[0].op
+  statistics_input = mul_scale.inputs[0]
+  op_below = statistics_input.op
   batch_to_space_op = None
   if op_below.type == 'BatchToSpaceND':
     batch_to_space_op = op_below
@@ -399,36 +481,40 @@ def _CreateFoldedOp(graph, context, has_scaling, options):
   if op_below.type not in _CLONED_ATTRS:
     # Not a conv/FC layer (e.g. BN on an input): nothing to fold into.
     return None
-  weights = op_below.inputs[1]
+  weight_index = _WEIGHT_INPUT[op_below.type]
+  weights = op_below.inputs[weight_index]
   match = _GetUnfusedBatchNormParams(graph, context, has_scaling)
+  one_conv = _OneConv(match, options)
   correction_scale, correction_recip, correction_offset = None, None, None
   with graph.as_default():
     if options.is_training and match.moving_mean_tensor is not None:
       correction_scale, correction_recip, correction_offset = _ComputeBatchNormCorrections(
           context, match, options)
-    if op_below.type == 'DepthwiseConv2dNative':
-      new_shape = weights.get_shape().as_list()[2:4]
-      scale_name = 'mul' if has_scaling else 'Rsqrt'
-      scale = graph.get_operation_by_name(context + _UNFUSED + scale_name)
-      scale = tf.reshape(scale.outputs[0], new_shape, name=context + SCALE_RESHAPE)
-      if correction_scale is not None:
-        correction_scale = tf.reshape(correction_scale, new_shape,
-                                      name=context + CORRECTION_RESHAPE)
-        weights = tf.multiply(correction_scale, weights, name=context + CORRECTION_MULT)
-      mul_fold = _CloneOp(mul_scale, context + MUL_FOLD, [(0, weights), (1, scale)])
-    else:
-      if correction_scale is not None:
-        weights = tf.multiply(correction_scale, weights, name=context + CORRECTION_MULT)
-      mul_fold = _CloneOp(mul_scale, context + MUL_FOLD, [(0, weights)])
+    # The BN's own scale op (`mul`: gamma * rsqrt(var + eps); `Rsqrt` without gamma).
+    scale = graph.get_operation_by_name(context + _UNFUSED + ('mul' if has_scaling else 'Rsqrt'))
+    scale = scale.outputs[0]
+    if one_conv:
+      with tf.compat.v1.name_scope(context + BATCH_NORM_FOLD_SCOPE + '/'):
+        moving_multiplier = _MovingMultiplier(match)
+      scale, correction_scale = moving_multiplier, None
+    scale = _ScaleForWeights(scale, op_below.type, weights, context + SCALE_RESHAPE)
+    if correction_scale is not None:
+      correction_scale = _ScaleForWeights(correction_scale, op_below.type, weights,
+                                          context + CORRECTION_RESHAPE)
+      weights = tf.multiply(correction_scale, weights, name=context + CORRECTION_MULT)
+    mul_fold = _CloneOp(mul_scale, context + MUL_FOLD, [(0, weights), (1, scale)])
     _AssertShapesMatch(MUL_FOLD, mul_fold.inputs[0], mul_fold.outputs[0])
     conv_or_fc_folded = _CloneOp(op_below, op_below.name + FOLD_SUFFIX,
-                                 [(1, mul_fold.outputs[0])])
+                                 [(weight_index, mul_fold.outputs[0])])
     add_shift = graph.get_operation_by_name(context + _UNFUSED + 'add_1')
     corrected_output = conv_or_fc_folded.outputs[0]
     if batch_to_space_op is not None:
       corrected_output = tf.compat.v1.batch_to_space_nd(
           corrected_output, batch_to_space_op.inputs[1], batch_to_space_op.inputs[2],
           name=batch_to_space_op.name + FOLD_SUFFIX)
+    if one_conv:
+      with tf.compat.v1.name_scope(context + BATCH_NORM_FOLD_SCOPE + '/'):
+        _FeedStatisticsFromClone(statistics_input, corrected_output, moving_multiplier)
     if correction_offset is not None:
       corrected_output = tf.multiply(correction_recip, corrected_output,
                                      name=context + POST_CONV_MUL)

@@ -10,9 +10,9 @@
     quantize.apply(graph, options)
 
 The settings of an individual fake-quant unit (bits, per-channel, symmetric) are derived from
-these fields in one place, `tflite_target.unit_settings`. A quantization scheme (per-scope rules
-choosing bits, per-channel and the quantizer) plugs in there: it resolves a rule to a
-`QuantizeOptions` with `replace(...)` for the unit's op, so the transforms need no change.
+these fields in one place, `tflite_target.unit_settings`. A quantization scheme (`scheme`:
+per-scope rules choosing bits, per-channel and the quantizer) plugs in before it:
+`quantize.ResolveUnit` resolves the unit's layer to a `QuantizeOptions` with `replace(...)`.
 """
 import dataclasses
 import math
@@ -26,6 +26,11 @@ DEFAULT_EMA_DECAY = 0.999
 # FakeQuant kernels accept 2..16 bits.
 MIN_BITS = 2
 MAX_BITS = 16
+# Training-time batch-norm folds (`fold_batch_norms`): one convolution whose unfolded output
+# feeds the batch statistics, or tf.contrib.quantize's two (one for statistics, one folded).
+FOLD_ONE_CONV = 'one_conv'
+FOLD_CONTRIB = 'contrib'
+FOLD_MODES = (FOLD_ONE_CONV, FOLD_CONTRIB)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +55,12 @@ class QuantizeOptions:
     exclude_scopes: op-name prefixes the rewriter never touches; any iterable of strings,
       stored as a tuple.
     full_coverage: give every remaining float tensor a range (`coverage.apply`).
+    scheme: a `slim.quantize.scheme.Scheme` choosing per op whether it is quantized, with
+      which bits, ranges and quantizers (None: these options for every op).
+    fold_mode: how a training rewrite folds batch norms that use batch statistics:
+      FOLD_ONE_CONV (the layer runs once; see g3doc/rewriter.md for the measurement behind
+      the default) or FOLD_CONTRIB (tf.contrib.quantize's graph, the layer runs twice). Both
+      create the same variables, so checkpoints move freely between them.
 
   Raises:
     ValueError: from the constructor (and `replace`) when a field has an unusable value; the
@@ -67,6 +78,8 @@ class QuantizeOptions:
   per_channel: bool = False
   exclude_scopes: Tuple[str, ...] = ()
   full_coverage: bool = True
+  scheme: Optional[object] = None
+  fold_mode: str = FOLD_ONE_CONV
 
   def __post_init__(self):
     for name in ('is_training', 'symmetric', 'per_channel', 'full_coverage'):
@@ -83,6 +96,8 @@ class QuantizeOptions:
       delay = getattr(self, name)
       if delay is not None and (not _IsReal(delay) or not math.isfinite(delay)):
         _Fail(name, delay, 'None or a step count')
+    if self.fold_mode not in FOLD_MODES:
+      _Fail('fold_mode', self.fold_mode, 'one of %s' % ', '.join(repr(m) for m in FOLD_MODES))
     if not isinstance(self.vars_collection, str) or not self.vars_collection:
       _Fail('vars_collection', self.vars_collection, 'a collection name')
     if self.scope is not None and not isinstance(self.scope, str):
@@ -106,6 +121,9 @@ class QuantizeOptions:
         _Fail('exclude_scopes', self.exclude_scopes,
               'non-empty op-name prefix strings (found %r)' % (prefix,))
     object.__setattr__(self, 'exclude_scopes', scopes)
+    # Duck-typed: scheme.py builds on this module.
+    if self.scheme is not None and not hasattr(self.scheme, 'config_for'):
+      _Fail('scheme', self.scheme, 'None or a slim.quantize.scheme.Scheme')
 
   def replace(self, **changes):
     """Returns a copy with `changes` applied (validated and normalised again).

@@ -17,7 +17,8 @@ from slim.quantize import common
 from slim.quantize import graph_matcher
 from slim.quantize import input_to_ops
 from slim.quantize import options as options_lib
-from slim.quantize import quant_ops
+from slim.quantize import quantizers
+from slim.quantize import scheme as scheme_lib
 from slim.quantize import tflite_target
 
 # Layer op types whose weights get `weights_quant`.
@@ -81,11 +82,13 @@ def apply(graph, options):
   quantized_ops = set()
   for layer_match in _FindLayersToQuantize(graph):
     context = GetContextFromOp(layer_match.layer_op)
+    # Every unit of a match belongs to its layer (a scheme rule on the layer's scope decides).
+    layer = layer_match.layer_op
     # Shared weights are quantized once, for all consumers.
     InsertQuantOp(
         context, WEIGHTS_QUANT, layer_match.weight_tensor.op,
         input_to_ops_map.ConsumerOperations(layer_match.weight_tensor.op), options,
-        consumer_scope=scope, layer_type=layer_match.layer_op.type)
+        consumer_scope=scope, layer_type=layer_match.layer_op.type, owner=layer)
 
     add_context = context
     if layer_match.bypass_op:
@@ -93,14 +96,14 @@ def apply(graph, options):
     InsertQuantOp(
         add_context, ACT_QUANT, layer_match.activation_op,
         input_to_ops_map.ConsumerOperations(layer_match.activation_op), options,
-        producer_scope=scope)
+        producer_scope=scope, owner=layer)
     quantized_ops.add(layer_match.activation_op)
 
     if layer_match.bypass_op is not None and layer_match.bias_add_op is not None:
       InsertQuantOp(
           context, CONV_QUANT, layer_match.bias_add_op,
           input_to_ops_map.ConsumerOperations(layer_match.bias_add_op), options,
-          producer_scope=scope, consumer_scope=scope)
+          producer_scope=scope, consumer_scope=scope, owner=layer)
       quantized_ops.add(layer_match.bias_add_op)
 
     if layer_match.bypass_op is not None:
@@ -108,7 +111,7 @@ def apply(graph, options):
       # A following activation gets act_quant, so the Add itself needs no range.
       if not any(c.type in common.ACTIVATION_TYPES for c in consumers):
         InsertQuantOp(add_context, ADD_QUANT, layer_match.bypass_op, consumers, options,
-                      producer_scope=scope, consumer_scope=scope)
+                      producer_scope=scope, consumer_scope=scope, owner=layer)
         quantized_ops.add(layer_match.bypass_op)
 
     if layer_match.post_activation_bypass_op is not None:
@@ -116,7 +119,7 @@ def apply(graph, options):
       consumers = input_to_ops_map.ConsumerOperations(post_op)
       if not any(c.type in RELU_TYPES for c in consumers):
         InsertQuantOp(_ParentScope(post_op.name), POST_ACTIVATION_BYPASS_QUANT, post_op,
-                      consumers, options, producer_scope=scope)
+                      consumers, options, producer_scope=scope, owner=layer)
         quantized_ops.add(post_op)
 
   _QuantizeActivationLayers(quantized_ops, graph, options)
@@ -317,7 +320,7 @@ def _IsSkipLayer(activation_op):
 
 
 def InsertQuantOp(context, name, producer, consumers, options, producer_scope=None,
-                  consumer_scope=None, unit=None, layer_type=None, config=None):
+                  consumer_scope=None, unit=None, layer_type=None, config=None, owner=None):
   """Inserts a fake-quant unit after `producer` and reroutes `consumers` to it.
 
   Args:
@@ -332,6 +335,8 @@ def InsertQuantOp(context, name, producer, consumers, options, producer_scope=No
     layer_type: for weight units, the op type of the layer reading the weights (decides
       per-channel support and the depthwise layout, see `tflite_target`).
     config: a `QuantizerConfig` to use instead of the QUANTIZERS row (coverage units).
+    owner: the op whose scheme config decides the unit (default `producer`; the units of a
+      matched layer pass its layer op). Only read when `options.scheme` is set.
 
   Raises:
     ValueError: if not every consumer could be rerouted.
@@ -354,6 +359,11 @@ def InsertQuantOp(context, name, producer, consumers, options, producer_scope=No
   if common.FollowedByFakeQuant(inputs):
     return
 
+  resolved = ResolveUnit(options, owner or producer, consumers,
+                         inner=config.weight or name == CONV_QUANT)
+  if resolved is None:
+    return
+  options, layer_config = resolved
   settings = tflite_target.unit_settings(options, config, layer_type)
   quant_inputs = inputs
   if settings.depthwise_layout:
@@ -361,20 +371,16 @@ def InsertQuantOp(context, name, producer, consumers, options, producer_scope=No
     shape = inputs.get_shape().as_list()
     quant_inputs = tf.reshape(inputs, tflite_target.depthwise_channel_shape(shape),
                               name=name_prefix + '/' + DEPTHWISE_CHANNELS)
-  builder = quant_ops.MovingAvgQuantize if config.moving_avg else quant_ops.LastValueQuantize
-  kwargs = dict(ema_decay=options.ema_decay) if config.moving_avg else {}
-  quant = builder(
-      quant_inputs,
-      per_channel=settings.per_channel,
-      init_min=config.init_min,
-      init_max=config.init_max,
-      vars_collection=options.vars_collection,
-      name_prefix=name_prefix,
-      is_training=options.is_training,
-      num_bits=settings.num_bits,
-      narrow_range=config.narrow_range,
-      symmetric=settings.symmetric,
-      **kwargs)
+  quantizer = (layer_config.weight_quantizer if config.weight else
+               layer_config.activation_quantizer) or quantizers.default_for(config.moving_avg)
+  narrow_range = config.narrow_range
+  if config.weight and layer_config.narrow_range is not None:
+    narrow_range = layer_config.narrow_range
+  quant = quantizer.quantize(quant_inputs, quantizers.UnitSpec(
+      name_prefix=name_prefix, num_bits=settings.num_bits, per_channel=settings.per_channel,
+      symmetric=settings.symmetric, narrow_range=narrow_range, init_min=config.init_min,
+      init_max=config.init_max, is_training=options.is_training,
+      vars_collection=options.vars_collection, ema_decay=options.ema_decay))
   if quant_inputs is not inputs:
     quant = tf.reshape(quant, shape, name=name_prefix + '/' + DEPTHWISE_WEIGHTS)
 
@@ -387,6 +393,57 @@ def InsertQuantOp(context, name, producer, consumers, options, producer_scope=No
     if modified_count < len(consumers):
       raise ValueError('No inputs quantized for ops: [%s]' %
                        ', '.join([c.name for c in consumers]))
+
+
+def ResolveUnit(options, owner, consumers, inner=False):
+  """The options and scheme config of one unit, or None when the scheme leaves it out.
+
+  Without a scheme: (options, an empty LayerConfig). With one, the unit takes the config of
+  `owner`, its layer. A float layer (`quantize: false`) gets no inner units (weights, the bias
+  add of a bypass); its OUTPUT units (every other row: act_quant, add_quant, coverage's
+  output units...) are still inserted when a quantized layer reads them, with that reader's
+  config: that range is the float -> integer boundary of a mixed model.
+
+  Args:
+    options: the rewrite's `QuantizeOptions`.
+    owner: the op whose config decides.
+    consumers: the ops the unit feeds.
+    inner: the unit is inside its layer (weights, a bypass's bias add), not an output.
+
+  Returns:
+    (QuantizeOptions for the unit, scheme.LayerConfig), or None.
+  """
+  if options.scheme is None:
+    return options, scheme_lib.LayerConfig()
+  layer_config = options.scheme.config_for(owner.name)
+  if not layer_config.quantized:
+    readers = [] if inner else [
+        c for c in _BoundaryReaders(consumers) if options.scheme.config_for(c.name).quantized]
+    if not readers:
+      return None
+    layer_config = options.scheme.config_for(readers[0].name)
+  return options.replace(**layer_config.option_changes()), layer_config
+
+
+# Ops a mixed model's boundary range is kept for (the first quantized op of a region) and the
+# ops looked through to find them.
+_BOUNDARY_READER_TYPES = frozenset(tflite_target.LAYER_RULES) | ACTIVATION_LAYER_TYPES | {
+    'ConcatV2'}
+_BOUNDARY_PASS_THROUGH_TYPES = frozenset(['SpaceToBatchND', 'Identity', 'Reshape', 'Pad'])
+
+
+def _BoundaryReaders(consumers):
+  readers, stack, seen = [], list(consumers), set()
+  while stack:
+    op = stack.pop()
+    if op in seen:
+      continue
+    seen.add(op)
+    if op.type in _BOUNDARY_READER_TYPES:
+      readers.append(op)
+    elif op.type in _BOUNDARY_PASS_THROUGH_TYPES and op.outputs:
+      stack.extend(op.outputs[0].consumers())
+  return sorted(readers, key=lambda op: op.name)
 
 
 def DelayQuant(quant, inputs, name_prefix, quant_delay):

@@ -9,12 +9,18 @@ Usage (training graph, before the optimizer; eval graph built separately for exp
     build_model(is_training=False)
     slim.quantize.create_eval_graph()
 """
+import dataclasses
+import os
+
+from absl import logging
 import tensorflow as tf
 
+from slim.quantize import annotation
 from slim.quantize import coverage
 from slim.quantize import fold_batch_norms
 from slim.quantize import options as options_lib
 from slim.quantize import quantize
+from slim.quantize import scheme as scheme_lib
 
 # Optimizer kernels: the rewrite must run before `minimize()` (gradients would not be rewired).
 _TRAINING_OPS = frozenset([
@@ -40,17 +46,25 @@ _TRAINING_OPS = frozenset([
 
 def _create_graph(input_graph=None, is_training=True, weight_bits=8, activation_bits=8,
                   symmetric=False, quant_delay=None, freeze_bn_delay=None, scope=None,
-                  per_channel=False, exclude_scopes=(), full_coverage=True):
+                  per_channel=False, exclude_scopes=(), full_coverage=True, scheme=None,
+                  fold_mode=options_lib.FOLD_ONE_CONV):
   """Rewrites `input_graph` (default graph if None) in place. See the public functions."""
   # Built first so a bad argument fails before the graph is looked at.
   options = options_lib.QuantizeOptions(
       is_training=is_training, weight_bits=weight_bits, activation_bits=activation_bits,
       symmetric=symmetric, quant_delay=quant_delay, freeze_bn_delay=freeze_bn_delay,
       scope=scope, per_channel=per_channel, exclude_scopes=exclude_scopes,
-      full_coverage=full_coverage)
+      full_coverage=full_coverage, scheme=scheme, fold_mode=fold_mode)
   if input_graph is None:
     input_graph = tf.compat.v1.get_default_graph()
   _check_for_training_ops(input_graph)
+  if scheme is not None:
+    options = options.replace(
+        scheme=scheme.with_annotations(annotation.annotations(input_graph)))
+    unmatched = options.scheme.unmatched_rules(input_graph)
+    if unmatched:
+      logging.warning('slim.quantize scheme: %d rule(s) match no op of the graph: %s',
+                      len(unmatched), '; '.join(unmatched))
   with input_graph.as_default():
     fold_batch_norms.apply(input_graph, options)
     quantize.apply(input_graph, options)
@@ -89,7 +103,9 @@ def create_eval_graph(input_graph=None):
 def experimental_create_training_graph(input_graph=None, weight_bits=8, activation_bits=8,
                                        symmetric=False, quant_delay=0, freeze_bn_delay=None,
                                        scope=None, *, per_channel=False, exclude_scopes=(),
-                                       full_coverage=True):
+                                       full_coverage=True, scheme=None,
+                                       quantize_annotated_only=False,
+                                       fold_mode=options_lib.FOLD_ONE_CONV):
   """Training rewrite with all knobs. Keyword-only arguments are this project's additions.
 
   Args:
@@ -103,28 +119,54 @@ def experimental_create_training_graph(input_graph=None, weight_bits=8, activati
     per_channel: per-output-channel weight ranges (int8 per-channel TFLite).
     exclude_scopes: op-name prefixes the rewriter must not touch.
     full_coverage: also quantize every remaining float tensor (slim.quantize.coverage).
+    scheme: a `slim.quantize.scheme.Scheme` (per-scope rules: float layers, bits, per-channel,
+      quantizers) over these arguments, or the path of its JSON file. Blocks of
+      `slim.quantize.annotate(...)` in the graph apply with or without it.
+    quantize_annotated_only: quantize only the ops built inside `annotate(...)` blocks.
+    fold_mode: how batch norms with batch statistics are folded
+      (`QuantizeOptions.fold_mode`: 'one_conv', the default, or 'contrib').
 
   Raises:
-    ValueError: if the graph already contains optimizer ops.
+    ValueError: if the graph already contains optimizer ops, or the scheme is unusable.
   """
   _create_graph(input_graph=input_graph, is_training=True, weight_bits=weight_bits,
                 activation_bits=activation_bits, symmetric=symmetric, quant_delay=quant_delay,
                 freeze_bn_delay=freeze_bn_delay, scope=scope, per_channel=per_channel,
-                exclude_scopes=exclude_scopes, full_coverage=full_coverage)
+                exclude_scopes=exclude_scopes, full_coverage=full_coverage,
+                scheme=_scheme(scheme, quantize_annotated_only, input_graph),
+                fold_mode=fold_mode)
 
 
 def experimental_create_eval_graph(input_graph=None, weight_bits=8, activation_bits=8,
                                    symmetric=False, quant_delay=None, scope=None, *,
-                                   per_channel=False, exclude_scopes=(), full_coverage=True):
+                                   per_channel=False, exclude_scopes=(), full_coverage=True,
+                                   scheme=None, quantize_annotated_only=False):
   """Eval rewrite with all knobs; arguments as `experimental_create_training_graph`.
 
   Raises:
-    ValueError: if the graph already contains optimizer ops.
+    ValueError: if the graph already contains optimizer ops, or the scheme is unusable.
   """
   _create_graph(input_graph=input_graph, is_training=False, weight_bits=weight_bits,
                 activation_bits=activation_bits, symmetric=symmetric, quant_delay=quant_delay,
                 scope=scope, per_channel=per_channel, exclude_scopes=exclude_scopes,
-                full_coverage=full_coverage)
+                full_coverage=full_coverage,
+                scheme=_scheme(scheme, quantize_annotated_only, input_graph))
+
+
+def _scheme(scheme, quantize_annotated_only, input_graph):
+  """The Scheme of an experimental rewrite: the argument (an object or a JSON path), a plain
+  one when the graph has annotations, else None (the rewrite of the original functions)."""
+  if isinstance(scheme, (str, os.PathLike)):
+    scheme = scheme_lib.load(scheme)
+  graph = input_graph or tf.compat.v1.get_default_graph()
+  if scheme is None and (quantize_annotated_only or annotation.annotations(graph)):
+    scheme = scheme_lib.Scheme()
+  if scheme is not None and not isinstance(scheme, scheme_lib.Scheme):
+    raise ValueError('scheme must be None, a slim.quantize.scheme.Scheme or a JSON file path, '
+                     'got %r' % (scheme,))
+  if quantize_annotated_only:
+    scheme = dataclasses.replace(scheme, quantize_annotated_only=True)
+  return scheme
 
 
 def _check_for_training_ops(g):

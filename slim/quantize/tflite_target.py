@@ -40,6 +40,13 @@ FIXED_OUTPUT_RANGES = {
 # leaves the depthwise conv in float). Its input already carries a range that it preserves.
 ATROUS_PROLOGUE_TYPES = frozenset(['SpaceToBatchND'])
 
+# Ops that look rows up in a weight table (embeddings: GATHER; a position table's slice:
+# STRIDED_SLICE/SLICE). TFLite keeps the table's scale through the lookup, so the table gets a
+# weight range and the lookup's output reuses it.
+TABLE_LOOKUP_TYPES = frozenset(['GatherV2', 'StridedSlice', 'Slice'])
+# How a variable's value reaches its readers (ref variables through `<var>/read`).
+VARIABLE_VALUE_TYPES = frozenset(['VariableV2', 'ReadVariableOp'])
+
 # Consumers the converter fuses into the layer that feeds them (bias add, the folded BN's
 # multiply/add, the atrous BatchToSpaceND) or that only read batch statistics (the BN left
 # behind by folding): the layer output needs no range of its own then.
@@ -166,6 +173,23 @@ def is_atrous_prologue(op):
     return False
   consumers = op.outputs[0].consumers()
   return bool(consumers) and all(is_layer(c) for c in consumers)
+
+
+def is_table_lookup(op):
+  """Whether `op` looks rows up in a float variable (an embedding or position table).
+
+  Args:
+    op: a `tf.Operation`.
+
+  Returns:
+    bool.
+  """
+  if op.type not in TABLE_LOOKUP_TYPES or not op.inputs or op.inputs[0].dtype.base_dtype != 'float32':
+    return False
+  source = op.inputs[0].op
+  if source.type == 'Identity' and source.inputs:
+    source = source.inputs[0].op
+  return source.type in VARIABLE_VALUE_TYPES
 
 
 def output_fused_into_layer(layer_op):

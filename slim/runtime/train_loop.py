@@ -27,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from slim.runtime import checkpoints
+from slim.runtime import distributed
 
 CHECKPOINT_BASENAME = 'model.ckpt'
 # Message of the CheckNumerics op made by `guard_loss`; the loop turns its error into
@@ -95,7 +96,7 @@ def _non_finite(loss, step, logdir):
 
 
 def train(train_op, global_step, opts, init_fn=None, log_tensors=None, after_step_ops=(),
-          saver=None, summary_op=None, explain_error=None):
+          saver=None, summary_op=None, explain_error=None, replica=None):
   """Runs training steps in the default graph until global step `opts.number_of_steps`.
 
   Args:
@@ -113,6 +114,10 @@ def train(train_op, global_step, opts, init_fn=None, log_tensors=None, after_ste
     summary_op: summaries written every `opts.save_summaries_secs`; default merges all.
     explain_error: `f(tf.errors.OpError) -> Exception or None`: turns an input-pipeline error
       (TF names no file for a truncated shard) into the clear error raised instead.
+    replica: `slim.runtime.distributed.Replica` of a cluster worker (build the graph under its
+      `device_scope()`); None trains on one machine (`opts.master` the session target). Only
+      the chief (worker 0) initialises, resumes, saves and writes summaries; every worker
+      stops at `opts.number_of_steps` and the chief then ends the cluster.
 
   Returns:
     The final global step.
@@ -128,21 +133,30 @@ def train(train_op, global_step, opts, init_fn=None, log_tensors=None, after_ste
   if summary_op is None:
     summary_op = tf.compat.v1.summary.merge_all()
   prefix = os.path.join(opts.logdir, CHECKPOINT_BASENAME)
-  with tf.compat.v1.Session(opts.master, graph=graph) as sess:
-    sess.run([tf.compat.v1.global_variables_initializer(),
-              tf.compat.v1.local_variables_initializer()])
-    if not _resume(sess, saver, opts.logdir) and init_fn is not None:
-      init_fn(sess)
-    writer = tf.compat.v1.summary.FileWriter(opts.logdir, graph)
+  worker = distributed.Worker(replica or distributed.LOCAL, global_step, opts.master)
+  writer = None
+  with worker.session(graph) as sess:
     try:
+      if worker.is_chief:
+        sess.run([tf.compat.v1.global_variables_initializer(),
+                  tf.compat.v1.local_variables_initializer()])
+        if not _resume(sess, saver, opts.logdir) and init_fn is not None:
+          init_fn(sess)
+        writer = tf.compat.v1.summary.FileWriter(opts.logdir, graph)
+      worker.start(sess)
       with _StopSignal() as stop:
-        step = _run_steps(sess, train_op, global_step, opts, log_tensors, after_step_ops, saver,
-                          summary_op, writer, prefix, stop, explain_error)
-      saver.save(sess, prefix, global_step=step)
-      if summary_op is not None:
-        writer.add_summary(sess.run(summary_op), step)
+        step = _run_steps(sess, train_op, global_step, opts, log_tensors, after_step_ops,
+                          saver if worker.is_chief else None, summary_op, writer, prefix, stop,
+                          explain_error, worker)
+      if worker.is_chief:
+        saver.save(sess, prefix, global_step=step)
+        if summary_op is not None:
+          writer.add_summary(sess.run(summary_op), step)
+      worker.finish(sess, completed=step >= opts.number_of_steps)
     finally:
-      writer.close()
+      worker.close()
+      if writer is not None:
+        writer.close()
   return step
 
 
@@ -175,8 +189,11 @@ def _resume(sess, saver, logdir):
 
 
 def _run_steps(sess, train_op, global_step, opts, log_tensors, after_step_ops, saver, summary_op,
-               writer, prefix, stop, explain_error):
-  """The step loop of `train`; returns the global step reached."""
+               writer, prefix, stop, explain_error, worker):
+  """The step loop of `train`; returns the global step reached.
+
+  `saver` and `writer` are None on a non-chief worker (it neither saves nor summarizes).
+  """
   step = start_step = int(sess.run(global_step))
   start_time = last_save = last_summary = time.time()
   names = sorted(log_tensors)
@@ -193,6 +210,7 @@ def _run_steps(sess, train_op, global_step, opts, log_tensors, after_step_ops, s
       raise clear from None
     for op in after_step_ops:
       sess.run(op)
+    worker.check()
     step = int(sess.run(global_step))
     loss = values[0]
     if not np.isfinite(loss):
@@ -205,14 +223,15 @@ def _run_steps(sess, train_op, global_step, opts, log_tensors, after_step_ops, s
       logging.info('global step %d: loss = %.4f%s (%.3f sec/step, %.2f steps/s, ETA %s)',
                    step, loss, extra, sec_per_step, 1.0 / sec_per_step,
                    _format_eta(sec_per_step * max(0, opts.number_of_steps - step)))
-    if summary_op is not None and now - last_summary >= opts.save_summaries_secs:
+    if writer is not None and summary_op is not None and (
+        now - last_summary >= opts.save_summaries_secs):
       writer.add_summary(sess.run(summary_op), step)
       last_summary = now
-    if now - last_save >= opts.save_interval_secs:
+    if saver is not None and now - last_save >= opts.save_interval_secs:
       saver.save(sess, prefix, global_step=step)
       last_save = now
     if stop.received is not None:
-      logging.info('Signal %d received: saving a checkpoint at step %d and exiting.',
-                   stop.received, step)
+      logging.info('Signal %d received: %s at step %d and exiting.', stop.received,
+                   'saving a checkpoint' if saver is not None else 'stopping', step)
       break
   return step

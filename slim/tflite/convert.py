@@ -4,7 +4,10 @@ Quantized conversions use the v1 converter (`tf.compat.v1.lite.TFLiteConverter.f
 on a graph carrying FakeQuant ranges, as `tflite_convert --enable_v1_converter` does. TF 2.21's
 converter does NOT fail when an op lacks a range: it silently keeps that op in float. So every
 quantized conversion here inspects the result and raises `NotFullyQuantizedError`, listing the
-float ops, unless `allow_float_ops=True` asks for a mixed model on purpose.
+float ops, unless `allow_float_ops=True` asks for a mixed model on purpose (the float layers of
+a quantization scheme, `slim.quantize.scheme`: the converter puts QUANTIZE/DEQUANTIZE at the
+scheme's boundaries). A graph simulating other bit widths than 8 is refused before conversion
+(`UnsupportedBitsError`, listing the layers and their bits).
 
 The equivalent command line for the legacy uint8 path (DeepLab's recipe):
 
@@ -34,6 +37,49 @@ class NotFullyQuantizedError(ValueError):
         'before freezing, or pass allow_float_ops=True for a mixed model.' %
         (inference_type, len(float_ops),
          ', '.join('%s (%s)' % (name, op_type) for name, op_type in float_ops)))
+
+
+# TFLite's quantized kernels run 8-bit values (and int32 biases); FakeQuant ops record theirs.
+TFLITE_BITS = 8
+_FAKE_QUANT_PREFIX = 'FakeQuantWithMinMax'
+_UNIT_SUFFIX = '_quant'
+
+
+class UnsupportedBitsError(ValueError):
+  """The graph simulates bit widths TFLite cannot run (a scheme with non-8-bit layers)."""
+
+  def __init__(self, units):
+    self.units = units
+    super().__init__(
+        'TFLite runs %d-bit quantized layers only; %d fake-quant unit(s) of this graph use other '
+        'bit widths: %s. Such layers are simulated in the TF graph only: evaluate them there, or '
+        'convert a graph whose scheme gives these scopes %d bits (or leaves them float).' %
+        (TFLITE_BITS, len(units), ', '.join('%s (%s: %d bits)' % u for u in units),
+         TFLITE_BITS))
+
+
+def non_tflite_bits(graph_def):
+  """The fake-quant units of `graph_def` whose bit width is not 8.
+
+  Args:
+    graph_def: a (frozen) GraphDef.
+
+  Returns:
+    [(layer, unit, num_bits)], e.g. [('MobilenetV2/expanded_conv_2/depthwise', 'weights_quant',
+    4)]; a FakeQuant outside a `*_quant` unit is listed under its own name and unit ''.
+  """
+  units = []
+  for node in graph_def.node:
+    if node.op.startswith(_FAKE_QUANT_PREFIX) and 'num_bits' in node.attr:
+      bits = node.attr['num_bits'].i
+      if bits != TFLITE_BITS:
+        parts = node.name.split('/')
+        index = max((i for i, p in enumerate(parts) if p.endswith(_UNIT_SUFFIX)), default=None)
+        if index is None:
+          units.append((node.name, '', bits))
+        else:
+          units.append(('/'.join(parts[:index]) or '(top level)', parts[index], bits))
+  return units
 
 
 def freeze_session(sess, output_node_names, add_shapes=False):
@@ -128,8 +174,10 @@ def convert_uint8(graph_def, input_arrays, output_arrays, input_shapes, mean_val
 
   Raises:
     NotFullyQuantizedError: when ops stayed float and allow_float_ops is False.
+    UnsupportedBitsError: fake-quant units with other than 8 bits (listed).
     slim.tflite.interpreter.ModelNotRunnableError: the default interpreter cannot run the model.
   """
+  _refuse_non_tflite_bits(graph_def)
   converter = v1_converter(graph_def, input_arrays, output_arrays, input_shapes)
   converter.inference_type = tf.uint8
   converter.inference_input_type = tf.uint8
@@ -152,12 +200,19 @@ def convert_int8(graph_def, input_arrays, output_arrays, input_shapes, mean_valu
   Returns:
     The .tflite flatbuffer bytes.
   """
+  _refuse_non_tflite_bits(graph_def)
   converter = v1_converter(graph_def, input_arrays, output_arrays, input_shapes)
   converter.inference_type = tf.int8
   converter.inference_input_type = tf.int8
   converter.quantized_input_stats = {
       name: (mean_values - 128.0, std_dev_values) for name in input_arrays}
   return check_model(converter.convert(), allow_float_ops, 'int8')
+
+
+def _refuse_non_tflite_bits(graph_def):
+  units = non_tflite_bits(graph_def)
+  if units:
+    raise UnsupportedBitsError(units)
 
 
 def convert_float(graph_def, input_arrays, output_arrays, input_shapes):

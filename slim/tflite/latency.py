@@ -23,7 +23,11 @@ def _input_for(interpreter, rng):
   return detail['index'], rng.integers(info.min, info.max + 1, shape).astype(dtype)
 
 
-def interleaved_latency(models, num_threads, warmup=3, runs=10, seed=0):
+def _first_input(interpreter, rng):
+  return [_input_for(interpreter, rng)]
+
+
+def interleaved_latency(models, num_threads, warmup=3, runs=10, seed=0, input_fn=None):
   """Times `invoke()` of several TFLite models, round-robin in one process.
 
   Args:
@@ -32,6 +36,9 @@ def interleaved_latency(models, num_threads, warmup=3, runs=10, seed=0):
     warmup: untimed invokes per model before timing.
     runs: timed rounds (each round invokes every model once).
     seed: seed of the random input (uint8/int8/float as each model expects).
+    input_fn: `f(interpreter, rng) -> [(tensor index, value)]` setting the inputs, for models
+      whose inputs are not images (e.g. token ids that must stay below the vocab size);
+      default: a random value for the first input.
 
   Returns:
     dict {name: {'min_ms', 'median_ms', 'runs_ms', 'speedup_min', 'speedup_median'}}, where
@@ -60,8 +67,8 @@ def interleaved_latency(models, num_threads, warmup=3, runs=10, seed=0):
       errors[name] = {'error': str(e)[:500]}
       names.remove(name)
       continue
-    index, value = _input_for(interpreter, rng)
-    interpreter.set_tensor(index, value)
+    for index, value in (input_fn or _first_input)(interpreter, rng):
+      interpreter.set_tensor(index, value)
     interpreters[name] = interpreter
   for name in names:
     for _ in range(warmup):

@@ -1,4 +1,5 @@
-"""MobileNet building blocks: inverted residual `expanded_conv`, `squeeze_excite`, `reduce_to_1x1`."""
+"""MobileNet building blocks: inverted residual `expanded_conv`, `split_conv`, `squeeze_excite`,
+`reduce_to_1x1`."""
 
 import functools
 
@@ -38,10 +39,66 @@ def expand_input_by_factor(n, divisible_by=8):
   return functools.partial(_expansion_size, n, divisible_by=divisible_by)
 
 
+def _split_divisible(num, num_ways, divisible_by=8):
+  """Splits `num` channels into `num_ways` multiples of `divisible_by`, as evenly as possible.
+
+  Each part gets the base size, grown by `divisible_by` while the running total stays below
+  the even share, so the parts sum to `num` (e.g. 48 in 3 ways of 8 -> [16, 16, 16]).
+  """
+  assert num % divisible_by == 0, (num, divisible_by)
+  assert num / num_ways >= divisible_by, (num, num_ways, divisible_by)
+  base = num // num_ways // divisible_by * divisible_by
+  parts = []
+  total = 0
+  for i in range(num_ways):
+    part = base
+    while total + part < num * (i + 1) / num_ways:
+      part += divisible_by
+    parts.append(part)
+    total += part
+  assert total == num, (num, parts)
+  return parts
+
+
+def split_conv(input_tensor, num_outputs, num_ways, scope, divisible_by=8, **kwargs):
+  """A 1x1 conv split into `num_ways` group convs over channel slices (fewer MACs).
+
+    input -> split_<scope> --> <scope>_part_0 (1x1) -> <scope>_part_0_output --+
+                           \-> <scope>_part_1 (1x1) -> <scope>_part_1_output --+-> concat
+
+  A plain `<scope>` conv when num_ways is 1 or a part would get fewer than `divisible_by`
+  input or output channels.
+
+  Args:
+    input_tensor: A 4-D NHWC tensor with a static channel count.
+    num_outputs: Output channels (split the same way).
+    num_ways: Number of parts.
+    scope: Base scope of the convs.
+    divisible_by: Every part's channel counts are multiples of it.
+    **kwargs: Passed to every tf_slim.conv2d (stride, normalizer_fn, activation_fn, ...).
+
+  Returns:
+    The output tensor with `num_outputs` channels.
+  """
+  depth = input_tensor.get_shape().as_list()[3]
+  if num_ways == 1 or min(depth // num_ways, num_outputs // num_ways) < divisible_by:
+    return tf_slim.conv2d(input_tensor, num_outputs, [1, 1], scope=scope, **kwargs)
+  inputs = tf.split(input_tensor, _split_divisible(depth, num_ways, divisible_by), axis=3,
+                    name='split_' + scope)
+  outputs = []
+  for i, (part, part_outputs) in enumerate(
+      zip(inputs, _split_divisible(num_outputs, num_ways, divisible_by))):
+    part_scope = '%s_part_%d' % (scope, i)
+    net = tf_slim.conv2d(part, part_outputs, [1, 1], scope=part_scope, **kwargs)
+    outputs.append(tf.identity(net, part_scope + '_output'))
+  # Named after the last part, as the original graphs.
+  return tf.concat(outputs, 3, name=part_scope + '_concat')
+
+
 @tf_slim.add_arg_scope
 def expanded_conv(input_tensor, num_outputs, expansion_size=expand_input_by_factor(6), stride=1,
                   rate=1, kernel_size=(3, 3), residual=True, normalizer_fn=None,
-                  split_expansion=1, endpoints=None, use_explicit_padding=False, padding='SAME',
+                  split_projection=1, split_expansion=1, split_divisible_by=8, endpoints=None, use_explicit_padding=False, padding='SAME',
                   inner_activation_fn=None, depthwise_activation_fn=None,
                   project_activation_fn=tf.identity, expansion_transform=None, scope=None):
   """Inverted residual block: 1x1 expand -> depthwise -> linear 1x1 project (+ residual).
@@ -57,7 +114,9 @@ def expanded_conv(input_tensor, num_outputs, expansion_size=expand_input_by_fact
     residual: Add the input when stride is 1 and depths match; may also be a callable
       `f(input_tensor=..., output_tensor=...)`.
     normalizer_fn: Normalizer for all three convolutions.
-    split_expansion: Only 1 is supported (no split convolutions).
+    split_projection: Split the projection into this many group convs (`split_conv`).
+    split_expansion: Split the expansion into this many group convs (`split_conv`).
+    split_divisible_by: Channel multiple of every split part.
     endpoints: Optional dict receiving 'expansion_output', 'depthwise_output', 'projection_output'.
     use_explicit_padding: Pad explicitly before the depthwise conv and use 'VALID'.
     padding: Depthwise padding ('SAME' or 'VALID').
@@ -73,11 +132,8 @@ def expanded_conv(input_tensor, num_outputs, expansion_size=expand_input_by_fact
     The block output, an identity op named 'output'.
 
   Raises:
-    ValueError: if split_expansion != 1.
     TypeError: if use_explicit_padding is combined with padding other than 'SAME'.
   """
-  if split_expansion != 1:
-    raise ValueError('expanded_conv supports split_expansion=1 only, got %r' % (split_expansion,))
   conv_defaults = {}
   dw_defaults = {}
   if inner_activation_fn is not None:
@@ -100,8 +156,8 @@ def expanded_conv(input_tensor, num_outputs, expansion_size=expand_input_by_fact
     inner_size = expansion_size(num_inputs=prev_depth) if callable(expansion_size) else (
         expansion_size)
     if inner_size > prev_depth:
-      net = tf_slim.conv2d(net, inner_size, [1, 1], stride=1, normalizer_fn=normalizer_fn,
-                           scope=EXPAND_SCOPE)
+      net = split_conv(net, inner_size, num_ways=split_expansion, scope=EXPAND_SCOPE,
+                       divisible_by=split_divisible_by, stride=1, normalizer_fn=normalizer_fn)
       net = tf.identity(net, EXPANSION_OUTPUT)
     if endpoints is not None:
       endpoints[EXPANSION_OUTPUT] = net
@@ -119,8 +175,9 @@ def expanded_conv(input_tensor, num_outputs, expansion_size=expand_input_by_fact
     if expansion_transform:
       net = expansion_transform(expansion_tensor=net, input_tensor=input_tensor)
 
-    net = tf_slim.conv2d(net, num_outputs, [1, 1], stride=1, normalizer_fn=normalizer_fn,
-                         activation_fn=project_activation_fn, scope=PROJECT_SCOPE)
+    net = split_conv(net, num_outputs, num_ways=split_projection, scope=PROJECT_SCOPE,
+                     divisible_by=split_divisible_by, stride=1, normalizer_fn=normalizer_fn,
+                     activation_fn=project_activation_fn)
     if endpoints is not None:
       endpoints['projection_output'] = net
 

@@ -5,8 +5,10 @@ import tensorflow as tf
 import tf_slim
 
 from slim.quantize import fold_batch_norms
+from slim.quantize import options as options_lib
 
 _BATCH, _SIZE, _IN = 2, 9, 3
+_MODES = options_lib.FOLD_MODES
 
 
 def _Graph():
@@ -63,8 +65,9 @@ def _RandomizeVariables(sess):
     v.load(value.astype(v.dtype.as_numpy_dtype), sess)
 
 
-def _CompareFoldedAndUnfolded(build, is_training_rewrite, atol, check_gradient=False):
-  """Runs output (and d output/d input) before and after folding; returns folded graph ops."""
+def _CompareFoldedAndUnfolded(build, is_training_rewrite, atol, check_gradient=False,
+                              fold_mode=options_lib.FOLD_ONE_CONV):
+  """Runs output (and d output/d input) before and after folding."""
   x = _Input()
   y = build(x)
   feed = {x: np.random.RandomState(1).normal(size=x.shape.as_list()).astype(np.float32)}
@@ -74,7 +77,8 @@ def _CompareFoldedAndUnfolded(build, is_training_rewrite, atol, check_gradient=F
     before = sess.run(y, feed)
     if check_gradient:
       grad_before = sess.run(tf.gradients(tf.reduce_sum(y * y), x)[0], feed)
-    fold_batch_norms.FoldBatchNorms(_Graph(), is_training=is_training_rewrite)
+    fold_batch_norms.FoldBatchNorms(_Graph(), is_training=is_training_rewrite,
+                                    fold_mode=fold_mode)
     after = sess.run(y, feed)
     np.testing.assert_allclose(after, before, atol=atol)
     if check_gradient:
@@ -88,16 +92,28 @@ def _OpNames():
 
 @pytest.mark.parametrize('fused', [True, False])
 @pytest.mark.parametrize('freeze', [None, 100])
-def testFoldConv2d_TrainingStructure(fused, freeze):
+@pytest.mark.parametrize('mode', _MODES)
+def testFoldConv2d_TrainingStructure(fused, freeze, mode):
   y = _Conv(_Input(), fused)
-  fold_batch_norms.FoldBatchNorms(_Graph(), is_training=True, freeze_batch_norm_delay=freeze)
+  fold_batch_norms.FoldBatchNorms(_Graph(), is_training=True, freeze_batch_norm_delay=freeze,
+                                  fold_mode=mode)
   g = _Graph()
   mul_fold = g.get_operation_by_name('test/mul_fold')
-  assert {t.op.name for t in mul_fold.inputs} & {'test/correction_mult'}
+  weight_scale = ({'test/correction_mult'} if mode == options_lib.FOLD_CONTRIB else
+                  {'test/BatchNorm_Fold/moving_multiplier'})
+  assert {t.op.name for t in mul_fold.inputs} & weight_scale
   conv_fold = g.get_operation_by_name('test/Conv2D_Fold')
   assert conv_fold.inputs[0].op.name == 'input'
   assert conv_fold.inputs[1].op is mul_fold
-  assert [c.name for c in conv_fold.outputs[0].consumers()] == ['test/post_conv_mul']
+  consumers = sorted(c.name for c in conv_fold.outputs[0].consumers())
+  conv = g.get_operation_by_name('test/Conv2D')
+  if mode == options_lib.FOLD_CONTRIB:
+    assert consumers == ['test/post_conv_mul']
+    assert conv.outputs[0].consumers()
+  else:
+    # The statistics read the clone's output scaled back; the original conv is left unused.
+    assert consumers == ['test/BatchNorm_Fold/unfolded', 'test/post_conv_mul']
+    assert not conv.outputs[0].consumers()
   add_fold = g.get_operation_by_name('test/add_fold')
   assert add_fold.inputs[0].op.name == 'test/correction_add'
   assert y.op.inputs[0].op is add_fold
@@ -148,21 +164,40 @@ def testFoldFullyConnectedLayer_MatMulFold():
 
 
 @pytest.mark.parametrize('fused', [True, False])
-def testFold_Idempotent(fused):
+@pytest.mark.parametrize('mode', _MODES)
+def testFold_Idempotent(fused, mode):
   _Conv(_Input(), fused)
-  fold_batch_norms.FoldBatchNorms(_Graph(), is_training=True)
+  fold_batch_norms.FoldBatchNorms(_Graph(), is_training=True, fold_mode=mode)
   graph_def = _Graph().as_graph_def()
-  fold_batch_norms.FoldBatchNorms(_Graph(), is_training=True)
+  fold_batch_norms.FoldBatchNorms(_Graph(), is_training=True, fold_mode=mode)
   assert _Graph().as_graph_def() == graph_def
 
 
 @pytest.mark.parametrize('fused', [True, False])
-def testCompareFoldAndUnfolded_Training(fused):
-  _CompareFoldedAndUnfolded(lambda x: _Conv(x, fused), True, atol=1e-3, check_gradient=True)
+@pytest.mark.parametrize('mode', _MODES)
+def testCompareFoldAndUnfolded_Training(fused, mode):
+  _CompareFoldedAndUnfolded(lambda x: _Conv(x, fused), True, atol=1e-3, check_gradient=True,
+                            fold_mode=mode)
 
 
-def testCompareFoldAndUnfolded_TrainingDepthwise():
-  _CompareFoldedAndUnfolded(lambda x: _Depthwise(x, True), True, atol=1e-3)
+@pytest.mark.parametrize('fused', [True, False])
+@pytest.mark.parametrize('rate', [1, 2])
+@pytest.mark.parametrize('mode', _MODES)
+def testCompareFoldAndUnfolded_TrainingDepthwise(fused, rate, mode):
+  _CompareFoldedAndUnfolded(lambda x: _Depthwise(x, fused, rate=rate), True, atol=1e-3,
+                            check_gradient=True, fold_mode=mode)
+
+
+@pytest.mark.parametrize('fused', [True, False])
+@pytest.mark.parametrize('mode', _MODES)
+def testCompareFoldAndUnfolded_TrainingFullyConnected(fused, mode):
+  def build(x):
+    x = tf.reshape(x, [_BATCH, -1])
+    return tf_slim.fully_connected(x, 6, activation_fn=tf.nn.relu6, scope='test',
+                                   normalizer_fn=tf_slim.batch_norm,
+                                   normalizer_params=_BnParams(fused))
+  _CompareFoldedAndUnfolded(build, True, atol=1e-3, check_gradient=True, fold_mode=mode)
+  assert 'test/MatMul_Fold' in _OpNames()
 
 
 @pytest.mark.parametrize('fused', [True, False])
@@ -217,7 +252,8 @@ def testFoldedTrainingGraph_Trains():
 
 
 @pytest.mark.parametrize('fused', [True, False])
-def testFreezeBatchNorm_FoldedTrainingEqualsMovingStatisticsBn(fused):
+@pytest.mark.parametrize('mode', _MODES)
+def testFreezeBatchNorm_FoldedTrainingEqualsMovingStatisticsBn(fused, mode):
   # After freeze_batch_norm_delay the training fold must compute moving-statistics BN: compare
   # with an inference-mode copy of the same layer (shared variables).
   x = _Input()
@@ -225,7 +261,8 @@ def testFreezeBatchNorm_FoldedTrainingEqualsMovingStatisticsBn(fused):
   y_infer = tf_slim.conv2d(x, 4, 3, activation_fn=tf.nn.relu6, scope='test', reuse=True,
                            normalizer_fn=tf_slim.batch_norm,
                            normalizer_params=_BnParams(fused, is_training=False))
-  fold_batch_norms.FoldBatchNorms(_Graph(), is_training=True, freeze_batch_norm_delay=0)
+  fold_batch_norms.FoldBatchNorms(_Graph(), is_training=True, freeze_batch_norm_delay=0,
+                                  fold_mode=mode)
   feed = {x: np.random.RandomState(2).normal(size=x.shape.as_list()).astype(np.float32)}
   with tf.compat.v1.Session() as sess:
     sess.run(tf.compat.v1.global_variables_initializer())
@@ -253,9 +290,10 @@ def testFoldConv2dUnknownShape(fused):
 
 
 @pytest.mark.parametrize('fused', [True, False])
-def testFold_ResourceVariables(fused):
+@pytest.mark.parametrize('mode', _MODES)
+def testFold_ResourceVariables(fused, mode):
   with tf.compat.v1.variable_scope('', use_resource=True):
-    _CompareFoldedAndUnfolded(lambda x: _Conv(x, fused), True, atol=1e-3)
+    _CompareFoldedAndUnfolded(lambda x: _Conv(x, fused), True, atol=1e-3, fold_mode=mode)
   assert 'test/Conv2D_Fold' in _OpNames()
 
 

@@ -1,0 +1,86 @@
+"""run_squad.py end to end on a tiny config, its one-line errors, and the recipe script (slow)."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from mobilebert import synthetic_squad
+from tests import helpers
+from tests.mobilebert import test_modeling
+
+
+def _run_squad(*args):
+  return subprocess.run([sys.executable, '-m', 'mobilebert.run_squad'] + list(args),
+                        capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(name='setup')
+def _setup(tmp_path):
+  data = synthetic_squad.write(str(tmp_path / 'data'), num_train=48, num_dev=8)
+  config = test_modeling.tiny_config(vocab_size=len(synthetic_squad.vocab_tokens()),
+                                     max_position_embeddings=64)
+  config_file = tmp_path / 'config.json'
+  config_file.write_text(config.to_json_string())
+  flags = ['--bert_config_file=%s' % config_file, '--vocab_file=%s' % data['vocab.txt'],
+           '--train_file=%s' % data['train-v1.1.json'],
+           '--predict_file=%s' % data['dev-v1.1.json'], '--max_seq_length=64',
+           '--doc_stride=32', '--max_query_length=16', '--train_batch_size=8']
+  return tmp_path, flags
+
+
+def testRunSquad_TrainPredictExportFloatAndPtq(setup):
+  tmp_path, flags = setup
+  out, export_dir = tmp_path / 'float', tmp_path / 'float' / 'export'
+  result = _run_squad(*flags, '--output_dir=%s' % out, '--do_train', '--num_train_steps=3',
+                      '--do_predict', '--results_file=%s' % (out / 'graph.json'),
+                      '--export_dir=%s' % export_dir, '--use_post_quantization',
+                      '--activation_quantization', '--predict_exported')
+  assert result.returncode == 0, result.stderr[-3000:]
+  graph = json.loads((out / 'graph.json').read_text())
+  assert graph['total'] == 8 and 0 <= graph['f1'] <= 100 and graph['tflite'] is None
+  for name in ('model_float.tflite', 'model_quant.tflite'):
+    tflite = json.loads((export_dir / (name + '.results.json')).read_text())
+    assert tflite['tflite'] == str(export_dir / name)
+    assert tflite['bytes'] == os.path.getsize(export_dir / name)
+  assert (export_dir / 'frozen_inference_graph.pb').is_file()
+  assert (out / 'predictions.json').is_file()
+
+
+@pytest.mark.parametrize('args,message', [
+    (['--vocab_file=/nonexistent/vocab.txt'], 'ERROR: --vocab_file=/nonexistent/vocab.txt: '
+     'file not found'),
+    (['--train_file=/nonexistent/train.json'], 'ERROR: SQuAD file /nonexistent/train.json: '
+     'file not found'),
+    (['--init_checkpoint=/nonexistent/ckpt'], 'ERROR: --init_checkpoint=/nonexistent/ckpt'),
+])
+def testRunSquad_UserErrorsAreOneLine(setup, args, message):
+  tmp_path, flags = setup
+  result = _run_squad(*flags, '--output_dir=%s' % (tmp_path / 'o'), '--do_train', *args)
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1].startswith(message), result.stderr[-2000:]
+
+
+def testRunSquad_NothingToDoIsAnError(setup):
+  tmp_path, flags = setup
+  result = _run_squad(*flags, '--output_dir=%s' % tmp_path)
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1] == (
+      'ERROR: At least one of --do_train, --do_predict or --export_dir must be given')
+
+
+@pytest.mark.slow
+def testRecipe_QuickReportHasEveryRow(tmp_path):
+  result = helpers.run_script('mobilebert_quantize.sh', [str(tmp_path)],
+                              env={'QUICK': '1', 'FLOAT_STEPS': '300', 'QAT_STEPS': '30',
+                                   'NUM_TRAIN': '600', 'NUM_DEV': '60'}, timeout=1800)
+  assert result.returncode == 0, result.stderr[-3000:]
+  rows = json.loads((tmp_path / 'report.json').read_text())['rows']
+  labels = [r['label'] for r in rows]
+  assert len(labels) == 7 and sum('int8 TFLite' in l for l in labels) == 3
+  for row in rows:
+    assert 0 <= row['f1'] <= 100 and 0 <= row['exact_match'] <= 100
+    if row['tflite']:
+      assert os.path.isfile(row['tflite']) and row['latency_median_ms'] > 0
+  assert 'QAT hand int8 TFLite' in (tmp_path / 'report.md').read_text()
