@@ -329,7 +329,6 @@ def _CoverTable(op, options):
     return
   quantize.InsertQuantOp(table.op.name.rsplit('/read', 1)[0], quantize.WEIGHTS_QUANT, table.op,
                          [op], options, layer_type=op.type)
->>>>>>> wt-mobilebert
 
 
 def _CoverLayer(op, options):
