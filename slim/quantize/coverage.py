@@ -60,6 +60,11 @@ COMPUTE_TYPES = frozenset([
     'BiasAdd', 'BatchMatMul', 'BatchMatMulV2', 'BatchMatMulV3'
 ])
 SOURCE_TYPES = frozenset(['Cast'])
+# Integer inputs a "source" Cast may read: ids and masks. Not uint8: that is a decoded image, cast
+# by the export graph's preprocessing (DeepLab's ImageTensor), which is outside the converted
+# model and absent from the training graph, so a range there could not restore from the QAT
+# checkpoint.
+SOURCE_INPUT_DTYPES = frozenset([tf.int32, tf.int64])
 # The "layer" kind and the "fixed" kind are TFLite's tables.
 LAYER_TYPES = frozenset(tflite_target.LAYER_RULES)
 FIXED_TYPES = frozenset(tflite_target.FIXED_OUTPUT_RANGES)
@@ -101,7 +106,7 @@ def apply(graph, options):
     if op.type in LAYER_TYPES:
       _CoverLayer(op, options)
       continue
-    if op.type in SOURCE_TYPES and not any(t.dtype.is_floating for t in op.inputs):
+    if op.type in SOURCE_TYPES and all(t.dtype in SOURCE_INPUT_DTYPES for t in op.inputs):
       _CoverCompute(op, options)
       continue
     if tflite_target.is_table_lookup(op):
