@@ -60,11 +60,12 @@ COMPUTE_TYPES = frozenset([
     'BiasAdd', 'BatchMatMul', 'BatchMatMulV2', 'BatchMatMulV3'
 ])
 SOURCE_TYPES = frozenset(['Cast'])
-# Integer inputs a "source" Cast may read: ids and masks. Not uint8: that is a decoded image, cast
-# by the export graph's preprocessing (DeepLab's ImageTensor), which is outside the converted
-# model and absent from the training graph, so a range there could not restore from the QAT
+# Integer inputs a "source" Cast may read: int32, the dtype of model inputs such as BERT's
+# input_mask. Not uint8 (a decoded image, cast by DeepLab's export preprocessing before the model
+# input) nor int64 (DeepLab's ArgMax, cast to float after the model): those Casts exist only in
+# the export graph, outside the converted model, so their ranges could not restore from the QAT
 # checkpoint.
-SOURCE_INPUT_DTYPES = frozenset([tf.int32, tf.int64])
+SOURCE_INPUT_DTYPES = frozenset([tf.int32])
 # The "layer" kind and the "fixed" kind are TFLite's tables.
 LAYER_TYPES = frozenset(tflite_target.LAYER_RULES)
 FIXED_TYPES = frozenset(tflite_target.FIXED_OUTPUT_RANGES)
