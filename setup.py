@@ -57,6 +57,7 @@ setuptools.setup(
             'detection_train=detection.train:run',
             'detection_eval=detection.eval:run',
             'detection_export_model=detection.export_model:run',
+            'detection_quantization_report=detection.quantization_report:run',
             'build_coco_data=datasets.build_coco_data:run',
             'datasets_synthetic_detection=datasets.synthetic_detection:run',
             'slim_train_image_classifier=slim.train_image_classifier:run',

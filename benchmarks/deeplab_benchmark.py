@@ -5,7 +5,8 @@ For each depth multiplier (1.0 and 0.5 at 513x513 by default) it measures, in ON
   * frozen-graph and TFLite sizes for float, legacy uint8 (per-tensor) and int8 (per-channel),
   * TFLite conversion time and the share of TFLite tensors that are 8-bit,
   * TFLite latency of float/uint8/int8 at 1 and 2 threads, interleaved (benchmarks.latency),
-  * float vs QAT training step time, interleaved (same batch and crop).
+  * float vs QAT training step time, interleaved (same batch and crop), QAT with both BN folds,
+  * a per-op-type profile of one float and one QAT step (benchmarks.train_profile),
 and writes benchmarks/results/<name>.{json,md} plus PNG bar charts (benchmarks.report).
 
 Usage (from the repo root; scripts/benchmark.sh wraps it):
@@ -32,15 +33,24 @@ from slim.tflite import inspection as tflite_inspect
 from benchmarks import deeplab_recipe as recipe
 from slim.tflite import latency
 from benchmarks import machine
+from benchmarks import peers
 from benchmarks import report
+from benchmarks import train_profile
 
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'results')
 FULL_NAME = 'deeplab_mnv2_513'
 QUICK_NAME = 'deeplab_mnv2_quick'
 # Training graphs timed side by side: name -> deeplab_recipe quantize mode. 'qat' is the
-# original recipe (per-tensor, uint8 export); 'qat_per_channel' feeds the int8 export.
+# original recipe (per-tensor, uint8 export, the default one-conv BN fold); 'qat_per_channel'
+# feeds the int8 export; 'qat_contrib_fold' is 'qat' with the two-conv fold (timed only).
 _TRAIN_GRAPHS = {'float': None, 'qat': recipe.PER_TENSOR,
-                 'qat_per_channel': recipe.PER_CHANNEL}
+                 'qat_per_channel': recipe.PER_CHANNEL,
+                 'qat_contrib_fold': recipe.PER_TENSOR_CONTRIB_FOLD}
+# The step ratios reported: graph name -> summary key prefix (over the float step).
+_RATIOS = {'qat': 'ratio', 'qat_per_channel': 'per_channel_ratio',
+           'qat_contrib_fold': 'contrib_fold_ratio'}
+# The training graphs whose step is profiled op by op.
+_PROFILED = ('float', 'qat', 'qat_contrib_fold')
 QAT_RANGES_NOTE = (
     'QAT ranges: the uint8 model is exported from the per-tensor QAT training graph and the '
     'int8 model from the per-channel one (experimental_create_training_graph(per_channel=True)), '
@@ -64,6 +74,9 @@ class BenchmarkConfig:
   train_warmup: int = 1
   train_steps: int = 5
   mode: str = 'full'
+  timelines: bool = False
+  # Folder of a benchmarks.tfmot_peer run (.venv-tfmot) to report under "peers"; None: none.
+  tfmot_dir: str = None
 
   @classmethod
   def quick(cls, **overrides):
@@ -102,12 +115,25 @@ def _train_step_summary(times, crop_size, batch_size):
     summary[name + '_s'] = [round(t, 4) for t in values]
     summary[name + '_median_s'] = round(statistics.median(values), 4)
     summary[name + '_min_s'] = round(min(values), 4)
-  for name, prefix in (('qat', 'ratio'), ('qat_per_channel', 'per_channel_ratio')):
+  for name, prefix in _RATIOS.items():
     if name in times:
       paired = [q / f for f, q in zip(times['float'], times[name])]
       summary[prefix + '_median'] = round(statistics.median(paired), 3)
       summary[prefix + '_min'] = round(min(times[name]) / min(times['float']), 3)
   return summary
+
+
+def _profile_steps(config, dm, graphs):
+  """One traced step per profiled graph: {name: per-op-type summary}; timelines if asked."""
+  profiles = {}
+  for name in _PROFILED:
+    summary, step_stats = train_profile.profile_step(graphs[name].session,
+                                                     graphs[name].train_op)
+    profiles[name] = summary
+    if config.timelines:
+      train_profile.write_timeline(step_stats, os.path.join(
+          config.output_dir, '%s_dm%s_%s_timeline.json' % (config.name, dm, name)))
+  return profiles
 
 
 def _convert_reporting_float_ops(frozen, crop_size, kind):
@@ -148,15 +174,19 @@ def benchmark_depth(config, depth_multiplier, work_dir):
             for name, quantize in _TRAIN_GRAPHS.items()}
   try:
     times = recipe.time_train_steps(graphs, config.train_warmup, config.train_steps)
+    profiles = _profile_steps(config, dm, graphs)
     checkpoints = {_TRAIN_GRAPHS[name]: recipe.save(
         g, os.path.join(work_dir, 'dm%s_%s' % (dm, name), 'model.ckpt'))
-                   for name, g in graphs.items()}
+                   for name, g in graphs.items()
+                   if _TRAIN_GRAPHS[name] in recipe.TRAINING_FOR_KIND.values()}
   finally:
     for g in graphs.values():
       g.session.close()
   record = {'depth_multiplier': dm, 'crop_size': config.crop_size,
             'train_step': _train_step_summary(times, config.train_crop_size,
                                               config.train_batch_size),
+            'train_profile': profiles,
+            'train_profile_compare': train_profile.compare(profiles),
             'frozen_graph_bytes': {}, 'tflite_bytes': {}, 'conversion_seconds': {},
             'quantized_fraction': {}, 'fully_integer': {}, 'float_ops': {}}
   record.update(_model_stats(config.crop_size, dm))
@@ -214,6 +244,9 @@ def run(config):
       results['models'].append(benchmark_depth(config, dm, work_dir))
   finally:
     shutil.rmtree(work_dir, ignore_errors=True)
+  if config.tfmot_dir:
+    results['peers'] = {'tfmot': peers.tfmot_record(
+        config.tfmot_dir, threads=1, warmup=config.latency_warmup, runs=config.latency_runs)}
   if not any('params' in m for m in results['models']):
     results['notes'].append('Parameters and MAdds are not reported: slim.nets.stats is not '
                             'available in this checkout.')
@@ -237,6 +270,11 @@ def _parse_args(argv):
   parser.add_argument('--train_batch_size', type=int, default=None)
   parser.add_argument('--train_crop_size', type=int, default=None)
   parser.add_argument('--train_steps', type=int, default=None)
+  parser.add_argument('--tfmot_dir', default=None,
+                      help='--output_dir of a benchmarks.tfmot_peer run: reported as the tfmot '
+                      'peer (its models timed here).')
+  parser.add_argument('--timelines', action='store_true', default=None,
+                      help='Also write the Chrome trace of each profiled training step.')
   args = parser.parse_args(argv)
   overrides = {key: value for key, value in vars(args).items()
                if key != 'quick' and value is not None}

@@ -26,6 +26,7 @@ from deeplab import common
 from deeplab.utils import inference
 from deeplab.utils import train_utils as deeplab_train_utils
 import slim.quantize as contrib_quantize
+from slim.quantize import options as quantize_options
 from slim.tflite import convert
 
 MODEL_VARIANT = 'mobilenet_v2'
@@ -35,6 +36,8 @@ IGNORE_LABEL = 255
 FLOAT, UINT8, INT8 = 'float', 'uint8', 'int8'
 KINDS = (FLOAT, UINT8, INT8)
 PER_TENSOR, PER_CHANNEL = 'per_tensor', 'per_channel'
+# The original recipe's rewrite with tf.contrib.quantize's two-convolution BN fold (timing only).
+PER_TENSOR_CONTRIB_FOLD = 'per_tensor_contrib_fold'
 # Which training graph's checkpoint each TFLite kind is exported from.
 TRAINING_FOR_KIND = {FLOAT: None, UINT8: PER_TENSOR, INT8: PER_CHANNEL}
 # Where the recipe cuts the frozen graph for tflite_convert (g3doc/quantize.md).
@@ -64,7 +67,8 @@ def build_train_graph(crop_size, depth_multiplier, batch_size, quantize=None, se
     quantize: None (float), PER_TENSOR (create_training_graph(quant_delay=0) before the
       optimizer, as train.py does with --quantize_delay_step=0) or PER_CHANNEL
       (experimental_create_training_graph(quant_delay=0, per_channel=True): symmetric
-      per-channel weight ranges, for the int8 path).
+      per-channel weight ranges, for the int8 path) or PER_TENSOR_CONTRIB_FOLD (PER_TENSOR with
+      fold_mode='contrib', the two-convolution BN fold).
     seed: graph-level seed (both graphs get the same random inputs and initial weights).
 
   Returns:
@@ -86,9 +90,12 @@ def build_train_graph(crop_size, depth_multiplier, batch_size, quantize=None, se
       deeplab_train_utils.maybe_quantize_training_graph(0, num_clones=1)
     elif quantize == PER_CHANNEL:
       contrib_quantize.experimental_create_training_graph(quant_delay=0, per_channel=True)
+    elif quantize == PER_TENSOR_CONTRIB_FOLD:
+      contrib_quantize.experimental_create_training_graph(
+          quant_delay=0, fold_mode=quantize_options.FOLD_CONTRIB)
     elif quantize is not None:
-      raise ValueError('quantize must be None, %r or %r, got %r'
-                       % (PER_TENSOR, PER_CHANNEL, quantize))
+      raise ValueError('quantize must be None, %r, %r or %r, got %r'
+                       % (PER_TENSOR, PER_CHANNEL, PER_TENSOR_CONTRIB_FOLD, quantize))
     optimizer = tf.compat.v1.train.MomentumOptimizer(_LEARNING_RATE, _MOMENTUM)
     grad_updates = optimizer.minimize(loss, global_step=global_step)
     with tf.control_dependencies([grad_updates] + list(update_ops or [])):

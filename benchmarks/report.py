@@ -1,7 +1,7 @@
 """Writes a benchmark's results: `<name>.json`, `<name>.md` (Markdown tables) and PNG bar charts.
 
 Every file goes through slim.fileio (temp file + rename), so a killed run never leaves a
-half-written result. The goals of issue 7 are checked here against the measured numbers and
+half-written result. The goals of issue 22 are checked here against the measured numbers and
 printed as PASS / MISS (or NOT MEASURED when the run did not cover them); nothing is asserted.
 """
 import io
@@ -17,9 +17,10 @@ from slim import fileio  # noqa: E402
 SCHEMA_VERSION = 1
 KINDS = ('float', 'uint8', 'int8')
 PASS, MISS, NOT_MEASURED = 'PASS', 'MISS', 'NOT MEASURED'
-# Goal sizes in decimal units, as the model zoo prints them ("tflite 2.2MB", "751.1KB").
-UINT8_SIZE_LIMITS = {1.0: 2.2e6, 0.5: 751e3}
-INT8_SPEEDUP_GOAL = 2.0
+# The goals of issue 22. uint8 sizes: the original recipe's files on TF 2.21 (bytes).
+UINT8_SIZE_LIMITS = {1.0: 2_129_152, 0.5: 722_448}
+# int8 per-channel over float, 1 thread, per depth multiplier.
+INT8_SPEEDUP_GOALS = {1.0: 2.0, 0.5: 1.3}
 QAT_STEP_RATIO_GOAL = 1.3
 
 
@@ -42,13 +43,14 @@ def _goal(description, measured, target, ok, unit=''):
 def evaluate_goals(results):
   """Returns the list of goal records (goal, target, measured, unit, status) for `results`."""
   goals = []
-  dm1 = _model(results, 1.0)
-  speedup = None
-  if dm1 and '1' in dm1.get('latency', {}):
-    speedup = dm1['latency']['1']['int8']['speedup_median']
-  goals.append(_goal('int8 TFLite >= %.1fx faster than float (dm 1.0, 1 thread, median of '
-                     'paired ratios)' % INT8_SPEEDUP_GOAL, speedup, INT8_SPEEDUP_GOAL,
-                     lambda m: m >= INT8_SPEEDUP_GOAL, 'x'))
+  for depth, target in sorted(INT8_SPEEDUP_GOALS.items(), reverse=True):
+    entry = _model(results, depth)
+    speedup = None
+    if entry and '1' in entry.get('latency', {}) and 'int8' in entry['latency']['1']:
+      speedup = entry['latency']['1']['int8']['speedup_median']
+    goals.append(_goal('int8 TFLite >= %.1fx faster than float (dm %s, 1 thread, median of '
+                       'paired ratios)' % (target, depth), speedup, target,
+                       lambda m, target=target: m >= target, 'x'))
   for entry in results['models']:
     ratio = entry.get('train_step', {}).get('ratio_median')
     goals.append(_goal('QAT train step <= %.1fx float (dm %s, median of paired ratios)'
@@ -57,8 +59,15 @@ def evaluate_goals(results):
   for depth, limit in sorted(UINT8_SIZE_LIMITS.items(), reverse=True):
     entry = _model(results, depth)
     size = entry['tflite_bytes'].get('uint8') if entry else None
-    goals.append(_goal('uint8 TFLite <= %s bytes (dm %s)' % (format(int(limit), ','), depth),
-                       size, int(limit), lambda m, limit=limit: m <= limit, 'B'))
+    goals.append(_goal('uint8 TFLite <= %s bytes (dm %s, the original recipe on TF 2.21)'
+                       % (format(limit, ','), depth), size, limit,
+                       lambda m, limit=limit: m <= limit, 'B'))
+  peer = results.get('peers', {}).get('tfmot')
+  if peer:
+    ours = (_model(results, peer['depth_multiplier']) or {}).get('train_step', {})
+    goals.append(_goal('QAT/float step <= tfmot\'s (dm %s)' % peer['depth_multiplier'],
+                       ours.get('ratio_median'), peer['qat_step_over_float'],
+                       lambda m: m <= peer['qat_step_over_float'], 'x'))
   return goals
 
 
@@ -75,6 +84,68 @@ def _fmt(value, pattern='%.2f'):
 def _per_kind(mapping, pattern):
   return ' / '.join(_fmt(mapping.get(kind), pattern) if kind in mapping else 'n/a'
                     for kind in KINDS)
+
+
+def _step_columns(train_step, name, ratio):
+  """'med / min | ratio med (min)' of one training graph, or 'n/a | n/a'."""
+  if ratio + '_median' not in train_step:
+    return 'n/a | n/a'
+  return '%.3f / %.3f | %.2f (%.2f)' % (
+      train_step[name + '_median_s'], train_step[name + '_min_s'], train_step[ratio + '_median'],
+      train_step[ratio + '_min'])
+
+
+def _profile_lines(results):
+  """The per-op-type profile of one float and one QAT step, per depth multiplier."""
+  lines = []
+  for m in results['models']:
+    table = m.get('train_profile_compare')
+    if not table:
+      continue
+    names = list(m['train_profile'])
+    others = [n for n in names if n != 'float']
+    totals = ', '.join('%s %.0f ms kernel time (%d kernels, step %.2f s traced)' % (
+        n, p['total_ms'], p['kernels'], p['wall_s']) for n, p in m['train_profile'].items())
+    lines += ['', '## Training step profile, dm %s (traced steps; per op type the fastest)'
+              % m['depth_multiplier'], '',
+              'Kernel time summed by op type over both cores (RunMetadata step stats; for each type its minimum over the traced steps), so it '
+              'exceeds the wall time; ordered by the excess of %s over float. Totals: %s.'
+              % (others[0] if others else 'QAT', totals), '',
+              '| op type | ' + ' | '.join('%s ms' % n for n in names) + ' | ' +
+              ' | '.join('%s - float ms' % n for n in others) + ' |',
+              '|---' * (1 + len(names) + len(others)) + '|']
+    for row in table:
+      lines.append('| %s | ' % row['type'] + ' | '.join(
+          '%.1f' % row[n + '_ms'] for n in names) + ' | ' + ' | '.join(
+              '%+.1f' % row[n + '_extra_ms'] for n in others) + ' |')
+  return lines
+
+
+def _peer_lines(results):
+  """The tfmot peer beside our QAT (same crop and batch when the runs were configured so)."""
+  peer = results.get('peers', {}).get('tfmot')
+  if not peer:
+    return []
+  ours = _model(results, peer['depth_multiplier']) or {}
+  train = ours.get('train_step', {})
+  lat = ours.get('latency', {}).get('1', {}).get('int8', {})
+  return ['', '## Peer: tfmot %s (separate venv, same model in tf_keras)' % peer['tfmot_version'],
+          '', 'quantize_model on every layer but the resize Lambdas; train_on_batch steps '
+          'interleaved with its float twin (eager, as tfmot runs); int8 = TFLiteConverter '
+          'from the QAT Keras model, Optimize.DEFAULT, uint8 input; its float and int8 models '
+          'timed interleaved in this process, 1 thread.', '',
+          '| who | dm | crop x batch | QAT/float step med | int8 speedup (1 thread) | int8 bytes |',
+          '|---|---|---|---|---|---|',
+          '| tfmot | %s | %dx%d x %d | %.2f | %.2f | %s |' % (
+              peer['depth_multiplier'], peer['crop_size'], peer['crop_size'],
+              peer['batch_size'], peer['qat_step_over_float'], peer['int8_speedup'],
+              _fmt_bytes(peer['int8_bytes'])),
+          '| slim.quantize | %s | %s | %s | %s | %s |' % (
+              peer['depth_multiplier'],
+              '%dx%d x %d' % (train['crop_size'], train['crop_size'], train['batch_size'])
+              if train else '-', _fmt(train.get('ratio_median')),
+              _fmt(lat.get('speedup_median')),
+              _fmt_bytes(ours.get('tflite_bytes', {}).get('int8')))]
 
 
 def to_markdown(results, plot_files=()):
@@ -163,26 +234,28 @@ def to_markdown(results, plot_files=()):
                     % (m['depth_multiplier'], kind, threads, value['error'])]
   lines += ['', '## Training step: float vs QAT (seconds, interleaved in one process)', '',
             'train.py\'s single-clone graph (softmax loss on upsampled logits, momentum), QAT = '
-            'create_training_graph(quant_delay=0) before the optimizer (the original recipe); '
-            'per-channel QAT = experimental_create_training_graph(per_channel=True), the int8 '
-            'path. %d warm-up steps each, then %d rounds (order rotating).' % (config['train_warmup'], config['train_steps']), '',
+            'create_training_graph(quant_delay=0) before the optimizer (the original recipe, '
+            'with the default one-conv BN fold); per-channel QAT = '
+            'experimental_create_training_graph(per_channel=True), the int8 path; contrib fold '
+            '= QAT with fold_mode=\'contrib\' (tf.contrib.quantize\'s two-conv fold). %d '
+            'warm-up steps each, then %d rounds (order rotating).'
+            % (config['train_warmup'], config['train_steps']), '',
             '| dm | crop x batch | float med / min | QAT med / min | QAT/float med (min) | '
-            'per-channel QAT med / min | per-channel/float med (min) |',
-            '|---|---|---|---|---|---|---|']
+            'per-channel QAT med / min | per-channel/float med (min) | contrib-fold QAT med / '
+            'min | contrib-fold/float med (min) |',
+            '|---|---|---|---|---|---|---|---|---|']
   for m in results['models']:
     t = m.get('train_step')
     if not t:
       continue
-    per_channel = 'n/a | n/a'
-    if 'per_channel_ratio_median' in t:
-      per_channel = '%.3f / %.3f | %.2f (%.2f)' % (
-          t['qat_per_channel_median_s'], t['qat_per_channel_min_s'],
-          t['per_channel_ratio_median'], t['per_channel_ratio_min'])
-    lines.append('| %s | %dx%d x %d | %.3f / %.3f | %.3f / %.3f | %.2f (%.2f) | %s |' % (
+    lines.append('| %s | %dx%d x %d | %.3f / %.3f | %s | %s | %s |' % (
         m['depth_multiplier'], t['crop_size'], t['crop_size'], t['batch_size'],
-        t['float_median_s'], t['float_min_s'], t['qat_median_s'], t['qat_min_s'],
-        t['ratio_median'], t['ratio_min'], per_channel))
-  lines += ['', '## Goals (issue 7; reported, not asserted)', '',
+        t['float_median_s'], t['float_min_s'], _step_columns(t, 'qat', 'ratio'),
+        _step_columns(t, 'qat_per_channel', 'per_channel_ratio'),
+        _step_columns(t, 'qat_contrib_fold', 'contrib_fold_ratio')))
+  lines += _profile_lines(results)
+  lines += _peer_lines(results)
+  lines += ['', '## Goals (issue 22; reported, not asserted)', '',
             '| goal | target | measured | status |', '|---|---|---|---|']
   for goal in results['goals']:
     measured = goal['measured']

@@ -33,17 +33,8 @@ REPORT_MD = report.REPORT_MD
 REPORT_JSON = report.REPORT_JSON
 
 
-def parse_labelled(values, flag_name):
-  """Parses repeated 'label=path' flag values into [(label, path)] (clear error otherwise)."""
-  pairs = []
-  for value in values:
-    label, sep, path = value.partition('=')
-    if not sep or not label or not path:
-      raise ValueError('--%s=%s: expected "label=path"' % (flag_name, value))
-    if not os.path.exists(path):
-      raise ValueError('--%s=%s: file not found: %s' % (flag_name, value, path))
-    pairs.append((label, path))
-  return pairs
+# Kept importable from here (tests and users call quantization_report.parse_labelled).
+parse_labelled = report.parse_labelled
 
 
 def build_rows(graph_results, tflite_models, dataset_fn, latency_rounds=10, latency_threads=1,

@@ -16,7 +16,7 @@ BBOX_XFORM_CLIP = math.log(1000.0 / 16.0)
 _EPSILON = 1e-8
 
 
-def _center_size(boxes, lib):
+def _center_size(boxes):
   ymin, xmin, ymax, xmax = [boxes[..., i] for i in range(4)]
   h = ymax - ymin
   w = xmax - xmin
@@ -25,8 +25,8 @@ def _center_size(boxes, lib):
 
 def encode(boxes, anchors, scales=(1.0, 1.0, 1.0, 1.0)):
   """Encodes [N, 4] boxes against [N, 4] anchors (both ymin, xmin, ymax, xmax) -> [N, 4]."""
-  yc, xc, h, w = _center_size(boxes, tf)
-  yca, xca, ha, wa = _center_size(anchors, tf)
+  yc, xc, h, w = _center_size(boxes)
+  yca, xca, ha, wa = _center_size(anchors)
   h = tf.maximum(h, _EPSILON)
   w = tf.maximum(w, _EPSILON)
   sy, sx, sh, sw = scales
@@ -37,7 +37,7 @@ def encode(boxes, anchors, scales=(1.0, 1.0, 1.0, 1.0)):
 def decode_np(encodings, anchors, scales=(1.0, 1.0, 1.0, 1.0)):
   """Numpy inverse of `encode`: [..., N, 4] encodings, [N, 4] anchors -> boxes."""
   encodings = np.asarray(encodings, np.float32)
-  yca, xca, ha, wa = _center_size(np.asarray(anchors, np.float32), np)
+  yca, xca, ha, wa = _center_size(np.asarray(anchors, np.float32))
   sy, sx, sh, sw = scales
   ty, tx = encodings[..., 0] / sy, encodings[..., 1] / sx
   th = np.minimum(encodings[..., 2] / sh, BBOX_XFORM_CLIP)

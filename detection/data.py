@@ -4,7 +4,9 @@ Training: decode, random horizontal flip, scale jitter (resize by a factor in
 [min_scale, max_scale] of the output size, then a random crop or a pad back to it), boxes
 clipped and those with less than MIN_BOX_SIDE pixels left dropped, then anchor labelling
 (detection.matcher) in the input pipeline. Eval: resize to the output size, no augmentation.
-Images come out float in [-1, 1] (the backbone's range).
+Images come out float in [-1, 1] (the backbone's range). Every image is first resized to a
+square (its aspect ratio is not kept; boxes are normalized, so they follow; IoU, hence AP, does
+not change under such a per-axis scaling).
 
   batches = data.train_batches(files, spec, num_classes, batch_size=8)
   images, class_targets, box_targets = tf.compat.v1.data.make_one_shot_iterator(

@@ -14,7 +14,8 @@ TFLite has it as a builtin custom op), and the converter keeps it with `allow_cu
 box decoding (y/x/h/w_scale) is `detection.box_coder`'s; class predictions have no background
 column, so the op's label offset is 0 and output class k is category id k + 1. NMS runs in
 float inside the op; everything before it is integer in the uint8 and int8 models, which
-`check_integer_up_to_postprocess` verifies.
+`check_integer_up_to_postprocess` verifies. (The int8 models dequantize the op's two inputs
+right before it: TFLite's kernel reads uint8 or float, not int8; see `add_postprocess_op`.)
 """
 import numpy as np
 import tensorflow as tf
@@ -65,7 +66,7 @@ def build_inference_graph(spec, num_classes, image_size, quantize=False, per_cha
 
 def add_postprocess_op(graph_def, spec, num_classes, max_detections=None,
                        score_threshold=None, iou_threshold=None, detections_per_class=100,
-                       use_regular_nms=False):
+                       use_regular_nms=False, quantized_inputs=True):
   """Appends the TFLite_Detection_PostProcess node (OD API attributes) to a frozen GraphDef.
 
   Args:
@@ -75,6 +76,9 @@ def add_postprocess_op(graph_def, spec, num_classes, max_detections=None,
     max_detections, score_threshold, iou_threshold: None uses the spec's.
     detections_per_class: regular NMS only.
     use_regular_nms: per-class NMS (slower) instead of the fast class-agnostic one.
+    quantized_inputs: the op reads the quantized raw outputs (`_output_quantized`, the OD
+      API's uint8 model). TFLite's kernel reads uint8 or float, not int8: for an int8 model
+      pass False and the converter dequantizes the two raw outputs right before the op.
 
   Returns:
     A new GraphDef.
@@ -85,7 +89,8 @@ def add_postprocess_op(graph_def, spec, num_classes, max_detections=None,
   node.op = node.name = names.POSTPROCESS
   node.input.extend(RAW_OUTPUTS)
   value = attr_value_pb2.AttrValue
-  node.attr['_output_quantized'].CopyFrom(value(b=True))
+  if quantized_inputs:
+    node.attr['_output_quantized'].CopyFrom(value(b=True))
   node.attr['_output_types'].list.type.extend([types_pb2.DT_FLOAT] * 4)
   node.attr['_support_output_type_float_in_quantized_op'].CopyFrom(value(b=True))
   ints = dict(max_detections=max_detections or spec.max_detections, max_classes_per_detection=1,

@@ -94,7 +94,8 @@ def export(opts):
       _, graph_def = export_lib.freeze(
           sess, spec, num_classes, max_detections=opts.max_detections,
           score_threshold=opts.nms_score_threshold, iou_threshold=opts.nms_iou_threshold,
-          use_regular_nms=opts.use_regular_nms)
+          use_regular_nms=opts.use_regular_nms,
+          quantized_inputs=opts.tflite_type != 'int8')
   fileio.atomic_write_bytes(opts.export_path, graph_def.SerializeToString())
   summary = dict(export_path=opts.export_path, checkpoint=checkpoint, quantized=quantized,
                  image_size=image_size, num_classes=num_classes)

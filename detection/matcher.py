@@ -57,7 +57,10 @@ def assign(anchors, gt_boxes, gt_classes, num_boxes, spec):
     best_iou = tf.reduce_max(overlaps, 1)
     # Force match: each ground truth's best anchor takes that ground truth.
     best_anchor = tf.argmax(overlaps, 0, output_type=tf.int32)  # [M]
-    forced = tf.scatter_nd(best_anchor[:, None], tf.range(num_boxes) + 1, [n]) - 1
+    # (When two boxes share a best anchor, the later one keeps it; empty segments are the
+    # int32 minimum, clipped to -1: not forced.)
+    forced = tf.maximum(tf.math.unsorted_segment_max(tf.range(num_boxes) + 1, best_anchor, n),
+                        0) - 1
     is_forced = forced >= 0
     best_gt = tf.where(is_forced, forced, best_gt)
     classes = tf.gather(gt_classes, best_gt)

@@ -45,11 +45,6 @@ def _backbone(images, spec, is_training, weight_decay, bn_decay):
   return end_points
 
 
-def backbone_input_name(spec):
-  """Name of the backbone's input identity op ('MobilenetV2/MobilenetV2/input')."""
-  return registry.get(spec.backbone).quant_input_node
-
-
 def build(images, spec, num_classes, is_training=False, weight_decay=0.0, bn_decay=None):
   """Builds the detector in the default graph.
 

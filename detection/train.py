@@ -23,6 +23,7 @@ import tensorflow as tf
 import tf_slim
 
 from detection import data
+from detection import layers
 from detection import losses
 from detection import model
 from detection import names
@@ -116,8 +117,10 @@ def _init_fn(opts):
   if not opts.tf_initial_checkpoint:
     return None
   checkpoint = checkpoints.resolve(opts.tf_initial_checkpoint, 'tf_initial_checkpoint')
-  exclude = [] if opts.initialize_last_layer else ['%s/%s' % (names.HEAD_SCOPE,
-                                                              names.CLASS_OUTPUT)]
+  # The class output's two kernels (depthwise, pointwise + bias) depend on the class count.
+  exclude = [] if opts.initialize_last_layer else [
+      '%s/%s%s' % (names.HEAD_SCOPE, names.CLASS_OUTPUT, suffix)
+      for suffix in (layers.DEPTHWISE_SUFFIX, layers.POINTWISE_SUFFIX)]
   return checkpoints.init_fn(
       checkpoint, list(tf_slim.get_model_variables()), exclude_scopes=exclude,
       expected_missing=lambda name: name.endswith(_QUANT_RANGE_SUFFIXES),

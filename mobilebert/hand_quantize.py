@@ -10,9 +10,10 @@ model calls a `quantize(x, is_training, activation)` helper at fixed places (kep
 
 Activation units: EMA ranges (decay 0.999), 8-bit asymmetric, start [-6, 6]; weight units: last
 batch's range, 8-bit symmetric narrow range. NoNorm's gamma and beta go through ACTIVATION
-units (as in the original). The embedding layers, the residual-add outputs before NoNorm's
-input unit, the dense outputs and the softmax output get no unit: TFLite then needs the
-converter's calibration for them (see g3doc/mobilebert.md).
+units (as in the original). Residual sums are ranged by the input unit of the NoNorm they
+feed; the embedding layers, the dense outputs (before the residual add), the QA head and the
+softmax output get no unit, so TFLite needs the converter's calibration for them (see
+g3doc/mobilebert.md).
 """
 from slim.quantize import quant_ops
 

@@ -292,7 +292,7 @@ def _layer(b, prev_output, mask_scores):
       layer_input = b.norm(attention_output + layer_input)
   for k in range(c.num_feedforward_networks - 1):
     with tf1.variable_scope('ffn_layer_%d' % k):
-      layer_input = _ffn(b, layer_input, inner, act, dropout=False)
+      layer_input = _ffn(b, layer_input, inner, act)
   with tf1.variable_scope('intermediate'):
     intermediate = b.dense(layer_input, c.intermediate_size, act)
   with tf1.variable_scope('output'):
@@ -305,14 +305,12 @@ def _layer(b, prev_output, mask_scores):
       return b.norm(output + prev_output)
 
 
-def _ffn(b, layer_input, inner, act, dropout):
+def _ffn(b, layer_input, inner, act):
+  """One of the stacked FFNs before the last (no dropout, as the original)."""
   with tf1.variable_scope('intermediate'):
     intermediate = b.dense(layer_input, b.config.intermediate_size, act)
   with tf1.variable_scope('output'):
-    output = b.dense(intermediate, inner)
-    if dropout:
-      output = b.dropout(output, b.config.hidden_dropout_prob)
-    return b.norm(output + layer_input)
+    return b.norm(b.dense(intermediate, inner) + layer_input)
 
 
 class BertModel(object):

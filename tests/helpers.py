@@ -158,3 +158,17 @@ def tiny_quantized_graph():
     y = tf.quantization.fake_quant_with_min_max_args(y, 0.0, 6.0)
     tf.argmax(y, 3, name='ArgMax')
     return graph.as_graph_def()
+
+
+def randomize_bn_variables(sess):
+  """Loads reproducible random values into every global variable (BN scales and moving
+  variances in [0.5, 2], the rest N(0, 0.5)): the same values in every session of a graph, so
+  a graph can be compared with itself after a rewrite in a fresh session."""
+  rng = np.random.RandomState(0)
+  for v in tf.compat.v1.global_variables():
+    shape = v.shape.as_list()
+    if 'moving_variance' in v.op.name or 'gamma' in v.op.name:
+      value = rng.uniform(0.5, 2.0, shape)
+    else:
+      value = rng.normal(0.0, 0.5, shape)
+    v.load(value.astype(v.dtype.as_numpy_dtype), sess)

@@ -88,7 +88,8 @@ def subsample(inputs, factor, scope=None):
   return tf_slim.max_pool2d(inputs, [1, 1], stride=factor, scope=scope)
 
 
-def conv2d_same(inputs, num_outputs, kernel_size, stride, rate=1, scope=None):
+def conv2d_same(inputs, num_outputs, kernel_size, stride, rate=1, scope=None,
+                conv_fn=tf_slim.conv2d):
   """A strided 2-D convolution whose output does not depend on the input size parity.
 
   With stride 1 this is a 'SAME' conv; otherwise the input is padded explicitly (as 'SAME' would
@@ -102,73 +103,111 @@ def conv2d_same(inputs, num_outputs, kernel_size, stride, rate=1, scope=None):
     stride: Integer stride.
     rate: Integer atrous rate.
     scope: Variable scope of the convolution.
+    conv_fn: New: the convolution (`tf_slim.conv2d`, or DeepLab's `conv2d_ws.conv2d`).
 
   Returns:
-    The output of `tf_slim.conv2d` (with the arg scope's normalizer and activation).
+    The output of `conv_fn` (with the arg scope's normalizer and activation).
   """
   if stride == 1:
-    return tf_slim.conv2d(inputs, num_outputs, kernel_size, stride=1, rate=rate, padding='SAME',
-                          scope=scope)
+    return conv_fn(inputs, num_outputs, kernel_size, stride=1, rate=rate, padding='SAME',
+                   scope=scope)
   inputs = fixed_padding(inputs, kernel_size, rate)
-  return tf_slim.conv2d(inputs, num_outputs, kernel_size, stride=stride, rate=rate,
-                        padding='VALID', scope=scope)
+  return conv_fn(inputs, num_outputs, kernel_size, stride=stride, rate=rate, padding='VALID',
+                 scope=scope)
+
+
+# The original messages (users match on them); the details follow in parentheses.
+OUTPUT_STRIDE_UNREACHABLE = 'The target output_stride cannot be reached.'
+OUTPUT_STRIDE_MULTIPLE = 'The output_stride needs to be a multiple of %d.'
+
+
+def _unreachable(output_stride):
+  return ValueError('%s (output_stride=%d)' % (OUTPUT_STRIDE_UNREACHABLE, output_stride))
 
 
 @tf_slim.add_arg_scope
-def stack_blocks_dense(net, blocks, output_stride=None, outputs_collections=None):
+def stack_blocks_dense(net, blocks, output_stride=None, store_non_strided_activations=False,
+                       outputs_collections=None):
   """Applies `blocks` in turn, keeping the features at `output_stride` through atrous rates.
 
   Each unit runs under `<block.scope>/unit_<i>`. While the running stride is below
   `output_stride`, a unit uses its own stride at rate 1; once it is reached, the unit runs with
   stride 1 at the current rate, and the rate grows by the stride the unit would have had.
 
+  With `store_non_strided_activations`, the stride of each block's last unit moves to a 1x1
+  subsampling after the block, so the block's end point holds the undecimated activations
+  (4x the cost of that unit).
+
   Args:
     net: A 4-D NHWC tensor.
     blocks: A sequence of `Block` records.
     output_stride: Target ratio of input to output resolution (relative to `net`); None keeps
       every stride (the nominal network).
+    store_non_strided_activations: See above.
     outputs_collections: Collection receiving each block's output under the block scope's name.
 
   Returns:
     The output tensor of the last block.
 
   Raises:
-    ValueError: if `output_stride` cannot be reached with the blocks' strides.
+    ValueError: 'The target output_stride cannot be reached.'
   """
   current_stride = 1
   rate = 1
+
+  def apply_stride(stride):
+    """Strides by `stride` or, at the target already, turns it into rate; True if strided."""
+    nonlocal current_stride, rate
+    if output_stride is not None and current_stride == output_stride:
+      rate *= stride
+      return False
+    current_stride *= stride
+    if output_stride is not None and current_stride > output_stride:
+      raise _unreachable(output_stride)
+    return True
+
   for block in blocks:
     with tf.compat.v1.variable_scope(block.scope, DEFAULT_BLOCK_SCOPE, [net]) as sc:
+      block_stride = 1
       for i, unit in enumerate(block.args):
-        if output_stride is not None and current_stride > output_stride:
-          raise ValueError('The target output_stride %d cannot be reached.' % output_stride)
+        if store_non_strided_activations and i == len(block.args) - 1:
+          block_stride = unit.get('stride', 1)
+          unit = dict(unit, stride=1)
         with tf.compat.v1.variable_scope(UNIT_SCOPE % (i + 1), values=[net]):
-          stride = unit.get('stride', 1)
-          if output_stride is not None and current_stride == output_stride:
-            net = block.unit_fn(net, rate=rate, **dict(unit, stride=1))
-            rate *= stride
-          else:
+          unit_rate, stride = rate, unit.get('stride', 1)
+          if apply_stride(stride):
             net = block.unit_fn(net, rate=1, **unit)
-            current_stride *= stride
+          else:
+            net = block.unit_fn(net, rate=unit_rate, **dict(unit, stride=1))
       net = tf_slim.utils.collect_named_outputs(outputs_collections, sc.name, net)
+      if apply_stride(block_stride):
+        net = subsample(net, block_stride)
   if output_stride is not None and current_stride != output_stride:
-    raise ValueError('The target output_stride %d cannot be reached.' % output_stride)
+    raise _unreachable(output_stride)
   return net
 
 
-def stem_and_blocks(net, root_block, blocks, output_stride=None, root_stride=1, after_stem=None,
-                    end_points_collection=None):
-  """Builds a network body: the stem convs, `after_stem`, then the dense blocks.
+def stem(net, root_block, conv_fn=tf_slim.conv2d):
+  """Applies the stem rows (conv scope, output depth, kernel size, stride) as `conv2d_same`s."""
+  for conv_scope, depth, kernel_size, stride in root_block:
+    net = conv2d_same(net, depth, kernel_size, stride=stride, scope=conv_scope, conv_fn=conv_fn)
+  return net
+
+
+def stem_and_blocks(net, root_fn, blocks, output_stride=None, root_stride=1,
+                    end_points_collection=None, store_non_strided_activations=False):
+  """Builds a network body: the root (stem), then the dense blocks.
 
   Args:
     net: The network's input tensor.
-    root_block: Stem rows (conv scope, output depth, kernel size, stride), each a `conv2d_same`.
+    root_fn: `f(net) -> net`, the layers before the blocks (e.g. `stem` + ResNet's pool1), or
+      None for none.
     blocks: A sequence of `Block` records for `stack_blocks_dense`.
     output_stride: Ratio of input to output resolution of the whole body; None is nominal.
-    root_stride: The total stride of the stem and `after_stem`.
-    after_stem: Optional `f(net) -> net` between stem and blocks (ResNet's pool1).
+    root_stride: The total stride of `root_fn`.
     end_points_collection: The collection the body's layers record their outputs in; its
       content becomes the end points dict (and the collection is cleared).
+    store_non_strided_activations: See `stack_blocks_dense`.
 
   Returns:
     (net, end_points).
@@ -176,16 +215,13 @@ def stem_and_blocks(net, root_block, blocks, output_stride=None, root_stride=1, 
   Raises:
     ValueError: if output_stride is not a multiple of root_stride or cannot be reached.
   """
-  if output_stride is not None:
-    if output_stride % root_stride != 0:
-      raise ValueError('The output_stride needs to be a multiple of %d, got %d.' %
-                       (root_stride, output_stride))
-    output_stride //= root_stride
-  for conv_scope, depth, kernel_size, stride in root_block:
-    net = conv2d_same(net, depth, kernel_size, stride=stride, scope=conv_scope)
-  if after_stem is not None:
-    net = after_stem(net)
-  net = stack_blocks_dense(net, blocks, output_stride)
+  if root_fn is not None:
+    if output_stride is not None:
+      if output_stride % root_stride != 0:
+        raise ValueError((OUTPUT_STRIDE_MULTIPLE % root_stride) + ' (got %d)' % output_stride)
+      output_stride //= root_stride
+    net = root_fn(net)
+  net = stack_blocks_dense(net, blocks, output_stride, store_non_strided_activations)
   end_points = tf_slim.utils.convert_collection_to_dict(end_points_collection,
                                                         clear_collection=True)
   return net, end_points

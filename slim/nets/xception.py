@@ -26,6 +26,7 @@ Usage:
 """
 
 import collections
+import functools
 
 import slim  # pylint: disable=unused-import  (applies the TF 2.21 compat layer)
 import tensorflow as tf
@@ -145,7 +146,8 @@ def separable_conv2d_same(inputs, num_outputs, kernel_size, depth_multiplier, st
 def xception_module(inputs, depth_list, skip_connection_type, stride, kernel_size=3,
                     unit_rate_list=None, rate=1, activation_fn_in_separable_conv=False,
                     regularize_depthwise=False, outputs_collections=None, scope=None,
-                    use_bounded_activation=False, use_explicit_padding=True):
+                    use_bounded_activation=False, use_explicit_padding=True,
+                    use_squeeze_excite=False, se_pool_size=None):
   """One xception module: three separable convs and a skip connection (see the module doc).
 
   Args:
@@ -162,24 +164,31 @@ def xception_module(inputs, depth_list, skip_connection_type, stride, kernel_siz
     scope: Variable scope; defaults to 'xception_module'.
     use_bounded_activation: ReLU6 and clipping to [-6, 6] instead of ReLU (for quantization).
     use_explicit_padding: Pad strided convs explicitly.
+    use_squeeze_excite: The original's squeeze-and-excite after the separable convs: not
+      implemented here (no released checkpoint uses it); True raises.
+    se_pool_size: Pooling size of that squeeze-and-excite (unused).
 
   Returns:
     The module's output tensor.
 
   Raises:
-    ValueError: if depth_list or unit_rate_list does not have 3 elements, or the skip connection
-      type is unknown.
+    ValueError: if depth_list or unit_rate_list does not have 3 elements, the skip connection
+      type is unknown, or use_squeeze_excite is set (the original messages, details after).
   """
+  del se_pool_size
   if len(depth_list) != 3:
-    raise ValueError('Expect three elements in depth_list, got %r.' % (list(depth_list),))
+    raise ValueError('Expect three elements in depth_list. (got %r)' % (list(depth_list),))
   if unit_rate_list is None:
     unit_rate_list = DEFAULT_MULTI_GRID
   if len(unit_rate_list) != 3:
-    raise ValueError('Expect three elements in unit_rate_list, got %r.' %
+    raise ValueError('Expect three elements in unit_rate_list. (got %r)' %
                      (list(unit_rate_list),))
   if skip_connection_type not in _SKIP_TYPES:
-    raise ValueError('Unsupported skip connection type %r; expected one of %s.' %
+    raise ValueError('Unsupported skip connection type. (got %r; expected one of %s)' %
                      (skip_connection_type, ', '.join(_SKIP_TYPES)))
+  if use_squeeze_excite:
+    raise ValueError('use_squeeze_excite=True: the squeeze-and-excite xception module is not '
+                     'implemented here (expected False).')
   clip = lambda x: tf.clip_by_value(x, -CLIP_CAP, CLIP_CAP)
   with tf.compat.v1.variable_scope(scope, MODULE_NAME, [inputs]) as sc:
     residual = inputs
@@ -214,13 +223,14 @@ def xception_module(inputs, depth_list, skip_connection_type, stride, kernel_siz
     return tf_slim.utils.collect_named_outputs(outputs_collections, sc.name, outputs)
 
 
-def xception_blocks(block_table, multi_grid=None, regularize_depthwise=False):
+def xception_blocks(block_table, multi_grid=None, regularize_depthwise=False, kernel_size=3):
   """Turns a block table into `resnet_utils.Block` records of xception modules.
 
   Args:
     block_table: `XceptionBlockDef` rows.
     multi_grid: Unit rates (3 values) of the rows marked takes_multi_grid; None -> (1, 1, 1).
     regularize_depthwise: Passed to every module.
+    kernel_size: Depthwise kernel size of every module.
 
   Returns:
     A list of `resnet_utils.Block`.
@@ -229,7 +239,7 @@ def xception_blocks(block_table, multi_grid=None, regularize_depthwise=False):
     ValueError: if multi_grid does not have 3 values.
   """
   if multi_grid is not None and len(multi_grid) != 3:
-    raise ValueError('Expect multi_grid to have length 3, got %r.' % (list(multi_grid),))
+    raise ValueError('Expect multi_grid to have length 3. (got %r)' % (list(multi_grid),))
   blocks = []
   for row in block_table:
     unit = {
@@ -238,6 +248,7 @@ def xception_blocks(block_table, multi_grid=None, regularize_depthwise=False):
         'activation_fn_in_separable_conv': row.activation_fn_in_separable_conv,
         'regularize_depthwise': regularize_depthwise,
         'stride': row.stride,
+        'kernel_size': kernel_size,
         'unit_rate_list': tuple((multi_grid if row.takes_multi_grid and multi_grid is not None
                                  else DEFAULT_MULTI_GRID)),
     }
@@ -277,8 +288,8 @@ def xception(inputs, blocks, num_classes=None, is_training=True, global_pool=Tru
                            outputs_collections=end_points_collection), \
         tf_slim.arg_scope([tf_slim.batch_norm], is_training=is_training):
       net, end_points = resnet_utils.stem_and_blocks(
-          inputs, ROOT_BLOCK, blocks, output_stride, root_stride=ROOT_STRIDE,
-          end_points_collection=end_points_collection)
+          inputs, functools.partial(resnet_utils.stem, root_block=ROOT_BLOCK), blocks,
+          output_stride, root_stride=ROOT_STRIDE, end_points_collection=end_points_collection)
       if global_pool:
         net = tf.reduce_mean(net, [1, 2], name=GLOBAL_POOL_NAME, keepdims=True)
         end_points[GLOBAL_POOL_NAME] = net

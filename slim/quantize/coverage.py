@@ -19,8 +19,8 @@ their input, which may be the model input). What it gets depends on its type (ta
                                                              requires (FakeQuantWithMinMaxArgs)
   compute     Add/AddV2/Sub/Mul/Maximum/Minimum, Relu,       P/output_quant: EMA min/max variables
               Relu6, LeakyRelu, Elu, BiasAdd, BatchMatMul*
-  source      Cast (a float made from integers, e.g. an      P/output_quant: EMA min/max variables
-              attention mask from int32 input_mask)          (no input range to start from)
+  source      Cast to float of an int32/bool tensor          P/output_quant: EMA min/max variables
+              (e.g. an attention mask from input_mask)       (no input range to start from)
   table       GatherV2/StridedSlice/Slice reading a float    <table>/weights_quant on the table
               variable (embeddings, position table)          (last value), then "preserve"
   layer       Conv2D, DepthwiseConv2dNative, MatMul,         <ctx>/weights_quant on the weights
@@ -60,12 +60,13 @@ COMPUTE_TYPES = frozenset([
     'BiasAdd', 'BatchMatMul', 'BatchMatMulV2', 'BatchMatMulV3'
 ])
 SOURCE_TYPES = frozenset(['Cast'])
-# Integer inputs a "source" Cast may read: int32, the dtype of model inputs such as BERT's
-# input_mask. Not uint8 (a decoded image, cast by DeepLab's export preprocessing before the model
-# input) nor int64 (DeepLab's ArgMax, cast to float after the model): those Casts exist only in
-# the export graph, outside the converted model, so their ranges could not restore from the QAT
-# checkpoint.
-SOURCE_INPUT_DTYPES = frozenset([tf.int32])
+# Integer dtypes whose cast to float starts a ranged path (masks, ids). Not uint8: a uint8 tensor
+# is an image whose range the converter's input statistics give, and what an export graph does
+# to it before the model's input node (DeepLab's cast, scale, pad) lies outside the converted
+# model; ranging it would also ask a training checkpoint for variables it never had. Not int64
+# either: that is DeepLab's ArgMax, cast to float after the model in the export graph only
+# (RawSemanticPredictions), with the same restore failure (tests/deeplab/test_mosaic_quantize.py).
+SOURCE_INPUT_DTYPES = frozenset([tf.int32, tf.bool])
 # The "layer" kind and the "fixed" kind are TFLite's tables.
 LAYER_TYPES = frozenset(tflite_target.LAYER_RULES)
 FIXED_TYPES = frozenset(tflite_target.FIXED_OUTPUT_RANGES)

@@ -12,9 +12,10 @@ after which it equals moving-statistics BN.
 
 Where the batch statistics come from is `QuantizeOptions.fold_mode`:
   * FOLD_ONE_CONV: from `unfolded = layer_Fold / multiplier_mv` (per output channel), which is
-    the layer output with (fake-quantized) folded weights scaled back: the original BN op now
-    reads it, so the layer runs once forward and once backward (the scheme of PyTorch's
-    `ConvBn2d`).
+    the layer output with (fake-quantized) folded weights scaled back (the scheme of PyTorch's
+    `ConvBn2d`). It is not materialised: the original BN (or its moments) reads layer_Fold and
+    its batch mean and variance are rescaled by 1/multiplier_mv and its square (vectors), so the
+    layer runs once forward and once backward and nothing full-size is added.
   * FOLD_CONTRIB: from the original layer, kept beside the clone as tf.contrib.quantize did
     (the layer runs twice; the weights are `correction_mult(W) * multiplier`, the same value).
 The output expression, the names quantize.py matches and the variables are the same in both.
@@ -49,7 +50,10 @@ SCALE_RESHAPE = 'scale_reshape'
 CORRECTION_RESHAPE = 'correction_reshape'
 UNDO_BESSEL = 'Undo_Bessel_Correction'
 MOVING_MULTIPLIER = 'moving_multiplier'
-UNFOLDED = 'unfolded'
+UNFOLD_SCALE = 'unfold_scale'
+STATISTICS_INPUT = 'statistics_input'
+UNFOLDED_MEAN = 'unfolded_mean'
+UNFOLDED_VARIANCE = 'unfolded_variance'
 FOLD_GRADIENT = 'FoldFusedBatchNormGrad'
 # The ops a fold puts between the layer clone and the bias add (training and eval forms); the
 # converter fuses them with the layer.
@@ -165,16 +169,38 @@ def _MovingMultiplier(match):
                      name=MOVING_MULTIPLIER)
 
 
-def _FeedStatisticsFromClone(statistics_input, layer_output, moving_multiplier):
-  """Makes the batch statistics read `layer_output / moving_multiplier` (the unfolded output).
+def _FeedStatisticsFromClone(statistics_input, layer_output, moving_multiplier, batch_mean,
+                             batch_variances):
+  """Gives the BN the batch statistics of `layer_output / moving_multiplier` (the unfolded output).
 
-  Every consumer of `statistics_input` (the original layer output: the BN, its moments, the
-  Bessel factor) is rerouted, which leaves the original layer without consumers, so it is not
-  run. DivNoNan: a channel with gamma == 0 has all-zero folded weights; its statistics are 0.
+  The unfolded output itself is never computed: its per-channel mean and variance are those of
+  `layer_output` times 1/m and 1/m^2, so every consumer of `statistics_input` (the original layer
+  output: the fused BN, or the unfused BN's moments) reads `layer_output` (through the Identity
+  STATISTICS_INPUT), and every consumer of
+  the batch mean and variances (EMA updates, corrections, bias) reads them rescaled: vector ops
+  instead of a full-size division and its gradient. The original layer is left without
+  consumers, so it does not run. reciprocal_no_nan: a channel with gamma == 0 has all-zero
+  folded weights; its statistics are 0.
+
+  Args:
+    statistics_input: the original layer output the statistics were computed from.
+    layer_output: the folded clone's output (after its BatchToSpaceND).
+    moving_multiplier: gamma / sigma_moving, per output channel.
+    batch_mean: the batch mean tensor the fold and the EMA update read.
+    batch_variances: the batch variance tensors they read (fused: the Bessel-corrected output).
   """
   consumers = list(statistics_input.consumers())
-  unfolded = tf.math.divide_no_nan(layer_output, moving_multiplier, name=UNFOLDED)
-  common.RerouteTensor(unfolded, statistics_input, can_modify=consumers)
+  # Through an Identity under BatchNorm_Fold/: the coverage pass leaves the statistics branch
+  # alone (it would range a Reshape or Mean fed by a quantized layer otherwise).
+  common.RerouteTensor(tf.identity(layer_output, name=STATISTICS_INPUT), statistics_input,
+                       can_modify=consumers)
+  unfold_scale = tf.math.reciprocal_no_nan(moving_multiplier, name=UNFOLD_SCALE)
+  rescaled = [(batch_mean, unfold_scale, UNFOLDED_MEAN)]
+  squared = tf.square(unfold_scale, name=UNFOLD_SCALE + '_squared')
+  rescaled += [(v, squared, UNFOLDED_VARIANCE) for v in batch_variances]
+  for tensor, scale, name in rescaled:
+    consumers = list(tensor.consumers())
+    common.RerouteTensor(tf.multiply(tensor, scale, name=name), tensor, can_modify=consumers)
 
 
 def _FoldFusedBatchNorms(graph, options):
@@ -216,7 +242,8 @@ def _FoldFusedBatchNorms(graph, options):
       if one_conv:
         with tf.compat.v1.name_scope(scope + sep + BATCH_NORM_FOLD_SCOPE + '/'):
           statistics_input = (match.batch_to_space_op or match.layer_op).outputs[0]
-          _FeedStatisticsFromClone(statistics_input, new_layer_tensor, moving_multiplier)
+          _FeedStatisticsFromClone(statistics_input, new_layer_tensor, moving_multiplier,
+                                   match.bn_op.outputs[1], [match.bn_op.outputs[2]])
       if correction_recip is not None:
         new_layer_tensor = tf.multiply(correction_recip, new_layer_tensor, name=POST_CONV_MUL)
         new_layer_tensor = tf.add(new_layer_tensor, correction_offset, name=CORRECTION_ADD)
@@ -514,7 +541,8 @@ def _CreateFoldedOp(graph, context, has_scaling, options):
           name=batch_to_space_op.name + FOLD_SUFFIX)
     if one_conv:
       with tf.compat.v1.name_scope(context + BATCH_NORM_FOLD_SCOPE + '/'):
-        _FeedStatisticsFromClone(statistics_input, corrected_output, moving_multiplier)
+        _FeedStatisticsFromClone(statistics_input, corrected_output, moving_multiplier,
+                                 match.mean_tensor, [match.variance_tensor])
     if correction_offset is not None:
       corrected_output = tf.multiply(correction_recip, corrected_output,
                                      name=context + POST_CONV_MUL)

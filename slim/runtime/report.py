@@ -43,6 +43,24 @@ class Column:
     return MISSING if value is None else self.fmt % value
 
 
+def parse_labelled(values, flag_name):
+  """Parses repeated 'label=path' flag values into [(label, path)] (clear error otherwise).
+
+  Raises:
+    ValueError: a value without a label or a path, or a path that does not exist (the message
+      names `--flag_name=value`).
+  """
+  pairs = []
+  for value in values:
+    label, sep, path = value.partition('=')
+    if not sep or not label or not path:
+      raise ValueError('--%s=%s: expected "label=path"' % (flag_name, value))
+    if not os.path.exists(path):
+      raise ValueError('--%s=%s: file not found: %s' % (flag_name, value, path))
+    pairs.append((label, path))
+  return pairs
+
+
 def machine_info():
   """Where a report was measured (latencies only compare within one machine and process)."""
   return dict(platform=platform.platform(), processor=platform.processor(),

@@ -52,31 +52,66 @@ def _statuses(goals):
 
 
 def testEvaluateGoals_PassAndMissFromMeasuredValues():
-  results = _results([_model(1.0, 2_150_000, _latency(50.0, 55.0, 24.0), ratio=1.25),
-                      _model(0.5, 760_000, _latency(25.0, 27.0, 21.0), ratio=1.6)])
+  results = _results([_model(1.0, 2_129_152, _latency(50.0, 55.0, 24.0), ratio=1.25),
+                      _model(0.5, 722_449, _latency(25.0, 27.0, 21.0), ratio=1.6)])
   goals = report.evaluate_goals(results)
-  assert [g['status'] for g in goals] == [report.PASS, report.PASS, report.MISS, report.PASS,
-                                          report.MISS]
+  assert [g['status'] for g in goals] == [report.PASS, report.MISS, report.PASS, report.MISS,
+                                          report.PASS, report.MISS]
   assert goals[0]['measured'] == pytest.approx(50.0 / 24.0, abs=1e-3)
-  assert goals[3]['target'] == 2_200_000 and goals[3]['measured'] == 2_150_000
-  assert goals[4]['target'] == 751_000
+  assert goals[1]['target'] == 1.3 and goals[1]['measured'] == pytest.approx(25.0 / 21.0, 1e-3)
+  assert goals[4]['target'] == 2_129_152 and goals[4]['measured'] == 2_129_152
+  assert goals[5]['target'] == 722_448
 
 
 def testEvaluateGoals_DepthNotRunIsNotMeasured():
   goals = report.evaluate_goals(_results([_model(0.5, 700_000, _latency(25.0, 27.0, 21.0), 1.2)]))
   assert _statuses(goals) == [
       ('int8 TFLite >= 2.0x faster than float', report.NOT_MEASURED),
+      ('int8 TFLite >= 1.3x faster than float', report.MISS),
       ('QAT train step <= 1.3x float', report.PASS),
-      ('uint8 TFLite <= 2,200,000 bytes', report.NOT_MEASURED),
-      ('uint8 TFLite <= 751,000 bytes', report.PASS)]
+      ('uint8 TFLite <= 2,129,152 bytes', report.NOT_MEASURED),
+      ('uint8 TFLite <= 722,448 bytes', report.PASS)]
+
+
+def testEvaluateGoals_TfmotPeer():
+  results = _results([_model(1.0, 2_100_000, _latency(50.0, 55.0, 24.0), ratio=1.25)])
+  results['peers'] = {'tfmot': _peer(1.0, 1.5)}
+  assert _statuses(report.evaluate_goals(results))[-1] == ("QAT/float step <= tfmot's",
+                                                           report.PASS)
+  results['peers']['tfmot']['qat_step_over_float'] = 1.2
+  assert report.evaluate_goals(results)[-1]['status'] == report.MISS
+
+
+def _peer(depth, ratio):
+  return {'tfmot_version': '0.8.1', 'depth_multiplier': depth, 'crop_size': 513,
+          'batch_size': 8, 'qat_step_over_float': ratio, 'int8_speedup': 1.9,
+          'int8_bytes': 2_603_240}
+
+
+def testToMarkdown_ProfileAndPeerSections():
+  model = _model(1.0, 2_100_000, _latency(50.0, 55.0, 24.0), ratio=1.25)
+  profile = lambda total: {'total_ms': total, 'kernels': 10, 'wall_s': 1.0, 'ops': []}
+  model['train_profile'] = {'float': profile(900.0), 'qat': profile(1200.0)}
+  model['train_profile_compare'] = [
+      {'type': 'FakeQuantWithMinMaxVars', 'float_ms': 0.0, 'qat_ms': 250.0, 'qat_extra_ms': 250.0},
+      {'type': 'Conv2D', 'float_ms': 400.0, 'qat_ms': 410.5, 'qat_extra_ms': 10.5}]
+  results = _results([model])
+  results['peers'] = {'tfmot': _peer(1.0, 1.5)}
+  results['goals'] = report.evaluate_goals(results)
+  text = report.to_markdown(results)
+  assert '## Training step profile, dm 1.0 (traced steps; per op type the fastest)' in text
+  assert '| op type | float ms | qat ms | qat - float ms |' in text
+  assert '| FakeQuantWithMinMaxVars | 0.0 | 250.0 | +250.0 |' in text
+  assert '| tfmot | 1.0 | 513x513 x 8 | 1.50 | 1.90 | 2,603,240 |' in text
+  assert '| slim.quantize | 1.0 | 513x513 x 8 | 1.25 | 2.08 | 2,500,000 |' in text
 
 
 def testToMarkdown_TablesGoalsAndMixedModelWarning():
-  results = _results([_model(1.0, 2_150_000, _latency(50.0, 55.0, 25.0), ratio=1.25,
+  results = _results([_model(1.0, 2_129_152, _latency(50.0, 55.0, 25.0), ratio=1.25,
                              float_ops=[['conv_14/depthwise', 'DEPTHWISE_CONV_2D']])])
   results['goals'] = report.evaluate_goals(results)
   text = report.to_markdown(results, ['unit_latency.png'])
-  assert '| 1.0 | 513 | 8,400,000 / 8,600,000 / 8,700,000 | 8,300,000 / 2,150,000 / 2,500,000 |' in text
+  assert '| 1.0 | 513 | 8,400,000 / 8,600,000 / 8,700,000 | 8,300,000 / 2,129,152 / 2,500,000 |' in text
   assert '| 1.0 | 1 | 50.0 / 50.0 | 55.0 / 55.0 | 0.91 (0.91) | 25.0 / 25.0 | 2.00 (2.00) |' in text
   assert '| 1.0 | 513x513 x 8 | 2.000 / 2.000 | 2.400 / 2.400 | 1.25 (1.25) | n/a | n/a |' in text
   assert '**dm 1.0 int8 is NOT fully integer**' in text
@@ -104,8 +139,9 @@ def testWriteResults_WritesEveryFileAtomically(tmp_path, monkeypatch):
   with open(paths['json']) as f:
     data = json.load(f)
   assert data['schema_version'] == report.SCHEMA_VERSION
-  assert [g['status'] for g in data['goals']] == [report.NOT_MEASURED, report.PASS,
-                                                  report.NOT_MEASURED, report.PASS]
+  assert [g['status'] for g in data['goals']] == [report.NOT_MEASURED, report.MISS,
+                                                  report.PASS, report.NOT_MEASURED,
+                                                  report.PASS]
   for png in paths['plots']:
     with open(png, 'rb') as f:
       assert f.read(8) == b'\x89PNG\r\n\x1a\n'

@@ -61,3 +61,15 @@ def testSplitConv_EqualsBlockDiagonalConv():
   kernel[:8, :16] = w0[0, 0]
   kernel[8:, 16:] = w1[0, 0]
   np.testing.assert_allclose(out[0], x[0] @ kernel, rtol=1e-5, atol=1e-5)
+
+
+def testSplitSeparableConv2d_OriginalNames():
+  endpoints = {}
+  conv_blocks.split_separable_conv2d(tf.zeros([1, 8, 8, 4]), 16, scope='Conv2d_1', stride=2,
+                                     endpoints=endpoints)
+  conv_blocks.split_separable_conv2d(tf.zeros([1, 8, 8, 4]), 8)
+  names = _variables()
+  assert names['Conv2d_1_depthwise/depthwise_weights'] == [3, 3, 4, 1]
+  assert names['Conv2d_1_pointwise/weights'] == [1, 1, 4, 16]
+  assert names['separable/pointwise/weights'] == [1, 1, 4, 8]
+  assert endpoints['Conv2d_1_pointwise'].shape.as_list() == [1, 4, 4, 16]

@@ -15,12 +15,21 @@ SEQ = 32
 LAYER = 'bert/encoder/layer_0/'
 
 
-def _graph(quantizer, is_training=False):
-  inputs = [tf1.placeholder(tf.int32, [1, SEQ], name=n) for n in export.squad_data.INPUT_NAMES]
-  squad_model.create_model(test_modeling.tiny_config(), is_training, *inputs,
-                           quantizer=quantizer)
-  squad_model.quantize_graph(quantizer, is_training)
-  return tf1.get_default_graph()
+_GRAPHS = {}
+
+
+def _graph(quantizer, is_training=False, num_hidden_layers=2):
+  """The tiny model's graph with a placement, built once per module (tests only read it)."""
+  key = (quantizer, is_training, num_hidden_layers)
+  if key not in _GRAPHS:
+    with tf.Graph().as_default() as graph:
+      inputs = [tf1.placeholder(tf.int32, [1, SEQ], name=n)
+                for n in export.squad_data.INPUT_NAMES]
+      config = test_modeling.tiny_config(num_hidden_layers=num_hidden_layers)
+      squad_model.create_model(config, is_training, *inputs, quantizer=quantizer)
+      squad_model.quantize_graph(quantizer, is_training)
+    _GRAPHS[key] = graph
+  return _GRAPHS[key]
 
 
 def _fake_quant_inputs(graph, op_type):
@@ -97,7 +106,8 @@ def testRewriter_CoversMatMulsBatchMatMulsSoftmaxAndTables():
 
 
 def testRewriter_NoHandUnitsAndTrainingGraphHasRangeUpdates():
-  graph = _graph('rewriter', is_training=True)
+  # One layer: the training-graph rewrite is the slow one.
+  graph = _graph('rewriter', is_training=True, num_hidden_layers=1)
   names = [op.name for op in graph.get_operations()]
   assert not [n for n in names if 'MobileBert' in n]
   assert any(n.endswith('output_quant/AssignMinEma') for n in names)
@@ -105,8 +115,8 @@ def testRewriter_NoHandUnitsAndTrainingGraphHasRangeUpdates():
 
 def _frozen(quantizer):
   graph = _graph(quantizer)
-  with tf1.Session(graph=graph) as sess:
-    sess.run(tf1.global_variables_initializer())
+  with graph.as_default(), tf1.Session(graph=graph) as sess:
+    sess.run(tf1.variables_initializer(tf1.global_variables()))
     # Trained-like NoNorm parameters: an all-zero beta behind a hand-placed unit makes the
     # calibrated converter emit an ADD that the interpreter aborts on (a degenerate range).
     rng = np.random.default_rng(1)

@@ -1,11 +1,15 @@
 """run_squad.py end to end on a tiny config, its one-line errors, and the recipe script (slow)."""
+import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 
 import pytest
 
+from mobilebert import run_squad
+from mobilebert import squad_runner
 from mobilebert import synthetic_squad
 from tests import helpers
 from tests.mobilebert import test_modeling
@@ -48,26 +52,43 @@ def testRunSquad_TrainPredictExportFloatAndPtq(setup):
   assert (out / 'predictions.json').is_file()
 
 
-@pytest.mark.parametrize('args,message', [
-    (['--vocab_file=/nonexistent/vocab.txt'], 'ERROR: --vocab_file=/nonexistent/vocab.txt: '
-     'file not found'),
-    (['--train_file=/nonexistent/train.json'], 'ERROR: SQuAD file /nonexistent/train.json: '
-     'file not found'),
-    (['--init_checkpoint=/nonexistent/ckpt'], 'ERROR: --init_checkpoint=/nonexistent/ckpt'),
-])
-def testRunSquad_UserErrorsAreOneLine(setup, args, message):
+def testRunSquad_UserErrorIsOneLine(setup):
   tmp_path, flags = setup
-  result = _run_squad(*flags, '--output_dir=%s' % (tmp_path / 'o'), '--do_train', *args)
-  assert result.returncode == 1
-  assert result.stderr.strip().splitlines()[-1].startswith(message), result.stderr[-2000:]
-
-
-def testRunSquad_NothingToDoIsAnError(setup):
-  tmp_path, flags = setup
-  result = _run_squad(*flags, '--output_dir=%s' % tmp_path)
+  result = _run_squad(*flags, '--output_dir=%s' % (tmp_path / 'o'), '--do_train',
+                      '--vocab_file=/nonexistent/vocab.txt')
   assert result.returncode == 1
   assert result.stderr.strip().splitlines()[-1] == (
-      'ERROR: At least one of --do_train, --do_predict or --export_dir must be given')
+      'ERROR: --vocab_file=/nonexistent/vocab.txt: file not found')
+
+
+def _options(flags, **overrides):
+  """SquadOptions from the fixture's flag list (in-process: no TF start-up per case)."""
+  fields = {f.name: f.default for f in dataclasses.fields(run_squad.SquadOptions)}
+  fields.update((k.lstrip('-'), v) for k, v in (f.split('=', 1) for f in flags))
+  for name in ('max_seq_length', 'doc_stride', 'max_query_length', 'train_batch_size'):
+    fields[name] = int(fields[name])
+  fields.update(overrides)
+  return run_squad.SquadOptions(**fields)
+
+
+@pytest.mark.parametrize('overrides,message', [
+    (dict(train_file='/nonexistent/train.json'), 'SQuAD file /nonexistent/train.json: file not '
+     'found'),
+    (dict(init_checkpoint='/nonexistent/ckpt'), '--init_checkpoint=/nonexistent/ckpt'),
+])
+def testTrain_InputErrorsNamed(setup, overrides, message):
+  tmp_path, flags = setup
+  opts = _options(flags, output_dir=str(tmp_path / 'o'), do_train=True, num_train_steps=1,
+                  **overrides)
+  with pytest.raises(ValueError, match=re.escape(message)):
+    squad_runner.train(opts)
+
+
+def testValidate_NothingToDoIsAnError(setup):
+  tmp_path, flags = setup
+  with pytest.raises(ValueError, match='At least one of --do_train, --do_predict or '
+                     '--export_dir must be given'):
+    run_squad._validate(_options(flags, output_dir=str(tmp_path)))  # pylint: disable=protected-access
 
 
 @pytest.mark.slow

@@ -11,7 +11,8 @@ from mobilebert import tokenization
 
 @pytest.fixture(name='data')
 def _data(tmp_path):
-  return synthetic_squad.write(str(tmp_path), num_train=40, num_dev=10, seed=3)
+  return synthetic_squad.write(str(tmp_path), num_train=40, num_dev=10, seed=3,
+                               towns_per_passage=2)
 
 
 @pytest.fixture(name='tokenizer')

@@ -1,6 +1,7 @@
-"""MobileNet building blocks: inverted residual `expanded_conv`, `split_conv`, `squeeze_excite`,
-`reduce_to_1x1`."""
+"""MobileNet building blocks: inverted residual `expanded_conv`, `split_conv`,
+`split_separable_conv2d`, `squeeze_excite`, `reduce_to_1x1`."""
 
+import contextlib
 import functools
 
 import slim  # pylint: disable=unused-import  (applies the TF 2.21 compat layer)
@@ -95,10 +96,63 @@ def split_conv(input_tensor, num_outputs, num_ways, scope, divisible_by=8, **kwa
   return tf.concat(outputs, 3, name=part_scope + '_concat')
 
 
+@contextlib.contextmanager
+def _v1_compatible_scope_naming(scope):
+  """Yields the prefix of the two convs: '<scope>_', or '' in a fresh 'separable' scope."""
+  if scope is None:
+    with tf.compat.v1.variable_scope(None, default_name='separable') as s, \
+        tf.compat.v1.name_scope(s.original_name_scope):
+      yield ''
+  else:
+    yield scope + '_'
+
+
+@tf_slim.add_arg_scope
+def split_separable_conv2d(input_tensor, num_outputs, scope=None, normalizer_fn=None, stride=1,
+                           rate=1, endpoints=None, use_explicit_padding=False):
+  """A 3x3 depthwise conv then a 1x1 pointwise conv (MobileNet V1's layer), with its names.
+
+    input -> <scope>_depthwise (3x3, stride, rate) -> <scope>_pointwise (1x1, num_outputs)
+
+  Args:
+    input_tensor: A 4-D NHWC tensor.
+    num_outputs: Channels of the pointwise conv.
+    scope: Prefix of the two scopes; None opens a uniquified 'separable' scope instead.
+    normalizer_fn: Normalizer of both convs.
+    stride: Depthwise stride.
+    rate: Depthwise atrous rate.
+    endpoints: Optional dict receiving both outputs under their scope names.
+    use_explicit_padding: Pad explicitly and convolve 'VALID'.
+
+  Returns:
+    The pointwise output.
+  """
+  with _v1_compatible_scope_naming(scope) as prefix:
+    kernel_size = [3, 3]
+    padding = 'SAME'
+    if use_explicit_padding:
+      padding = 'VALID'
+      # pylint: disable-next=protected-access
+      input_tensor = lib._fixed_padding(input_tensor, kernel_size, rate)
+    depthwise_scope = prefix + DEPTHWISE_SCOPE
+    net = tf_slim.separable_conv2d(input_tensor, None, kernel_size, depth_multiplier=1,
+                                   stride=stride, rate=rate, normalizer_fn=normalizer_fn,
+                                   padding=padding, scope=depthwise_scope)
+    pointwise_scope = prefix + 'pointwise'
+    if endpoints is not None:
+      endpoints[depthwise_scope] = net
+    net = tf_slim.conv2d(net, num_outputs, [1, 1], stride=1, normalizer_fn=normalizer_fn,
+                         scope=pointwise_scope)
+    if endpoints is not None:
+      endpoints[pointwise_scope] = net
+  return net
+
+
 @tf_slim.add_arg_scope
 def expanded_conv(input_tensor, num_outputs, expansion_size=expand_input_by_factor(6), stride=1,
                   rate=1, kernel_size=(3, 3), residual=True, normalizer_fn=None,
-                  split_projection=1, split_expansion=1, split_divisible_by=8, endpoints=None, use_explicit_padding=False, padding='SAME',
+                  split_projection=1, split_expansion=1, split_divisible_by=8, endpoints=None,
+                  use_explicit_padding=False, padding='SAME',
                   inner_activation_fn=None, depthwise_activation_fn=None,
                   project_activation_fn=tf.identity, expansion_transform=None, scope=None):
   """Inverted residual block: 1x1 expand -> depthwise -> linear 1x1 project (+ residual).

@@ -141,6 +141,52 @@ V3_SMALL = dict(
         op(tf_slim.conv2d, stride=1, kernel_size=[1, 1], num_outputs=1024, normalizer_fn=None,
            activation_fn=hard_swish),
     ])
+
+# Minimalistic variants: no squeeze-excite, no hard-swish, no 5x5 depthwise (ReLU everywhere),
+# friendly to a wide range of hardware.
+V3_LARGE_MINIMALISTIC = dict(
+    defaults=dict(DEFAULTS),
+    spec=[
+        op(tf_slim.conv2d, stride=2, num_outputs=16, kernel_size=(3, 3)),
+        mbv3_op(ef=1, n=16, k=3),
+        mbv3_op(ef=4, n=24, k=3, s=2),
+        mbv3_op(ef=3, n=24, k=3, s=1),
+        mbv3_op(ef=3, n=40, k=3, s=2),
+        mbv3_op(ef=3, n=40, k=3, s=1),
+        mbv3_op(ef=3, n=40, k=3, s=1),
+        mbv3_op(ef=6, n=80, k=3, s=2),
+        mbv3_op(ef=2.5, n=80, k=3, s=1),
+        mbv3_op(ef=184 / 80., n=80, k=3, s=1),
+        mbv3_op(ef=184 / 80., n=80, k=3, s=1),
+        mbv3_op(ef=6, n=112, k=3, s=1),
+        mbv3_op(ef=6, n=112, k=3, s=1),
+        mbv3_op(ef=6, n=160, k=3, s=2),
+        mbv3_op(ef=6, n=160, k=3, s=1),
+        mbv3_op(ef=6, n=160, k=3, s=1),
+        op(tf_slim.conv2d, stride=1, kernel_size=[1, 1], num_outputs=960),
+        op(ops.reduce_to_1x1, default_size=7, stride=1, padding='VALID'),
+        op(tf_slim.conv2d, stride=1, kernel_size=[1, 1], num_outputs=1280, normalizer_fn=None),
+    ])
+
+V3_SMALL_MINIMALISTIC = dict(
+    defaults=dict(DEFAULTS),
+    spec=[
+        op(tf_slim.conv2d, stride=2, num_outputs=16, kernel_size=(3, 3)),
+        mbv3_op(ef=1, n=16, k=3, s=2),
+        mbv3_op(ef=72. / 16, n=24, k=3, s=2),
+        mbv3_op(ef=88. / 24, n=24, k=3, s=1),
+        mbv3_op(ef=4, n=40, k=3, s=2),
+        mbv3_op(ef=6, n=40, k=3, s=1),
+        mbv3_op(ef=6, n=40, k=3, s=1),
+        mbv3_op(ef=3, n=48, k=3, s=1),
+        mbv3_op(ef=3, n=48, k=3, s=1),
+        mbv3_op(ef=6, n=96, k=3, s=2),
+        mbv3_op(ef=6, n=96, k=3, s=1),
+        mbv3_op(ef=6, n=96, k=3, s=1),
+        op(tf_slim.conv2d, stride=1, kernel_size=[1, 1], num_outputs=576),
+        op(ops.reduce_to_1x1, default_size=7, stride=1, padding='VALID'),
+        op(tf_slim.conv2d, stride=1, kernel_size=[1, 1], num_outputs=1024, normalizer_fn=None),
+    ])
 # pyformat: enable
 
 
@@ -166,6 +212,9 @@ def reduce_consecutive_layers(conv_defs, start_id, end_id, multiplier=0.5):
 # (large: 160 -> 80 and 960 -> 480, spec 13..16; small: 96 -> 48 and 576 -> 288, spec 9..12).
 V3_LARGE_SEG = reduce_consecutive_layers(V3_LARGE, 13, 16)
 V3_SMALL_SEG = reduce_consecutive_layers(V3_SMALL, 9, 12)
+# The original's names of the same tables (its object-detection backbones).
+V3_LARGE_DETECTION = V3_LARGE_SEG
+V3_SMALL_DETECTION = V3_SMALL_SEG
 
 
 # What this module fixes for the shared builders.
@@ -197,6 +246,15 @@ large_seg = lib.wrapped_partial(
 small_seg = lib.wrapped_partial(
     mobilenet, conv_defs=V3_SMALL_SEG,
     doc="DeepLab's MobileNetV3-Small backbone (last stage halved). Args as `mobilenet`.")
+large_minimalistic = lib.wrapped_partial(
+    mobilenet, conv_defs=V3_LARGE_MINIMALISTIC,
+    doc='MobileNetV3-Large minimalistic (no SE, hard-swish or 5x5). Args as `mobilenet`.')
+small_minimalistic = lib.wrapped_partial(
+    mobilenet, conv_defs=V3_SMALL_MINIMALISTIC,
+    doc='MobileNetV3-Small minimalistic (no SE, hard-swish or 5x5). Args as `mobilenet`.')
 # pyformat: enable
 
 training_scope = lib.training_scope
+# The original module exports these helpers too.
+wrapped_partial = lib.wrapped_partial
+reduce_to_1x1 = ops.reduce_to_1x1

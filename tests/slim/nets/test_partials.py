@@ -65,9 +65,9 @@ def testVariants_ScopeDefaultIsTheOriginals(fn, scope):
 
 def testResnetVariant_TakesScopePositionallyAsTheOriginal():
   images = tf.compat.v1.placeholder(tf.float32, [1, 33, 33, 3])
-  # inputs, num_classes, is_training, global_pool, output_stride, spatial_squeeze, multi_grid,
-  # reuse, scope.
-  resnet_v1.resnet_v1_50(images, None, False, True, None, True, None, None, 'renamed')
+  # slim's order: inputs, num_classes, is_training, global_pool, output_stride, spatial_squeeze,
+  # store_non_strided_activations, min_base_depth, depth_multiplier, reuse, scope.
+  resnet_v1.resnet_v1_50(images, None, False, True, None, True, False, 8, 1, None, 'renamed')
   names = {v.op.name.split('/')[0] for v in tf.compat.v1.global_variables()}
   assert names == {'renamed'}
 
@@ -121,9 +121,11 @@ def testModuleBuilders_KeepTheOriginalParameterOrder():
     assert list(inspect.signature(module.mobilenet_base).parameters) == [
         'input_tensor', 'depth_multiplier', 'scope', 'conv_defs', 'min_depth', 'divisible_by',
         'kwargs']
+  # slim's signature; DeepLab's multi_grid last (new).
   assert list(inspect.signature(resnet_v1.resnet_v1_50).parameters) == [
       'inputs', 'num_classes', 'is_training', 'global_pool', 'output_stride', 'spatial_squeeze',
-      'multi_grid', 'reuse', 'scope']
+      'store_non_strided_activations', 'min_base_depth', 'depth_multiplier', 'reuse', 'scope',
+      'multi_grid']
 
 
 def _last_conv_depth(module, conv_name, **kwargs):

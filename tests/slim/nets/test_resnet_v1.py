@@ -222,14 +222,18 @@ def testResnetV1_50_MultiGridRatesDilateConv2(output_stride, block3_rate, block4
 
 def testResnetV1_BadArgumentsRaise():
   images = tf.zeros([1, 33, 33, 3])
-  with pytest.raises(ValueError, match='The output_stride needs to be a multiple of 4, got 6'):
+  with pytest.raises(ValueError,
+                     match=r'^The output_stride needs to be a multiple of 4\. \(got 6\)$'):
     resnet_v1.resnet_v1_50(images, output_stride=6)
-  with pytest.raises(ValueError, match=r'Expect multi_grid to have length 3, got \[1, 2\]'):
+  with pytest.raises(ValueError,
+                     match=r'^Expect multi_grid to have length 3\. \(got \[1, 2\]\)$'):
     resnet_v1.resnet_v1_50(images, multi_grid=[1, 2])
   with pytest.raises(ValueError, match=r"Unknown ResNet-v1 variant 'resnet_v1_18'; valid names: "
-                                       r'resnet_v1_101, resnet_v1_101_beta, resnet_v1_50, '):
+                                       r'resnet_v1_101, resnet_v1_101_beta, resnet_v1_152, '
+                                       r'resnet_v1_200, resnet_v1_50, resnet_v1_50_beta$'):
     resnet_v1.build_variant('resnet_v1_18', images)
-  with pytest.raises(ValueError, match='The target output_stride 4 cannot be reached'):
+  with pytest.raises(ValueError, match=r'^The target output_stride cannot be reached\. '
+                                       r'\(output_stride=4\)$'):
     resnet_utils.stack_blocks_dense(images, resnet_v1.resnet_v1_blocks(
         (('block1', 2, 1, 2), ('block2', 2, 1, 1))), output_stride=4)
 

@@ -278,17 +278,18 @@ def testXception_AtrousMatchesSubsampledNominal():
 
 def testXception_BadArgumentsRaise():
   images = tf.zeros([1, 33, 33, 3])
-  with pytest.raises(ValueError, match='The output_stride needs to be a multiple of 2, got 5'):
+  with pytest.raises(ValueError,
+                     match=r'^The output_stride needs to be a multiple of 2\. \(got 5\)$'):
     xception.xception_65(images, output_stride=5)
-  with pytest.raises(ValueError, match=r'Expect multi_grid to have length 3, got \[1, 2\]'):
+  with pytest.raises(ValueError, match=r'^Expect multi_grid to have length 3\. \(got \[1, 2\]\)$'):
     xception.xception_65(images, multi_grid=[1, 2])
   with pytest.raises(ValueError, match=r"Unknown Xception variant 'xception_66'; valid names: "
                                        r'xception_41, xception_65, xception_71'):
     xception.build_variant('xception_66', images)
-  with pytest.raises(ValueError, match="Unsupported skip connection type 'add'; expected one "
-                                       'of conv, sum, none'):
+  with pytest.raises(ValueError, match=r"^Unsupported skip connection type\. \(got 'add'; expected "
+                                       r'one of conv, sum, none\)$'):
     xception.xception_module(images, [4, 4, 4], 'add', stride=1)
-  with pytest.raises(ValueError, match=r'Expect three elements in depth_list, got \[4, 4\]'):
+  with pytest.raises(ValueError, match=r'^Expect three elements in depth_list\. \(got \[4, 4\]\)$'):
     xception.xception_module(images, [4, 4], 'sum', stride=1)
 
 

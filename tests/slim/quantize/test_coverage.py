@@ -144,9 +144,10 @@ def testTransposedConv_WeightsQuantized():
   assert conv.inputs[1].op.name == 'up/weights_quant/FakeQuantWithMinMaxVars'
 
 
-def _DeepLabLike(is_training):
+def _DeepLabLike(is_training, images=None):
   """Backbone conv+BN, image pooling, concat, projection, dropout, logits, upsample."""
-  images = tf.compat.v1.placeholder(tf.float32, [2, 16, 16, 3], name='input')
+  if images is None:
+    images = tf.compat.v1.placeholder(tf.float32, [2, 16, 16, 3], name='input')
   with tf_slim.arg_scope([tf_slim.conv2d], normalizer_fn=tf_slim.batch_norm,
                          normalizer_params={'is_training': is_training, 'decay': 0.9},
                          activation_fn=tf.nn.relu6):
@@ -189,6 +190,35 @@ def testEvalRangesAreSubsetOfTrainingRanges():
   assert not [n for n in train_ranges if '_fold/' in n or 'correction_' in n]
   # Each layer's weights are quantized once (the unfolded statistics conv gets nothing).
   assert not [n for n in train_ranges if 'weights_quant_1' in n]
+
+
+def testUint8ImageCast_ExportPreprocessingGetsNoRange():
+  # An export graph casts its uint8 image, scales and pads it before the model's input node: none
+  # of that is in the converted model nor in the training graph, whose checkpoint must restore.
+  with tf.Graph().as_default():
+    _, logits = _DeepLabLike(is_training=True)
+    tf.compat.v1.losses.sparse_softmax_cross_entropy(tf.zeros([2, 16, 16], tf.int32), logits)
+    contrib_quantize.create_training_graph(quant_delay=0)
+    train_ranges = _MinMaxNames()
+  with tf.Graph().as_default():
+    image = tf.compat.v1.placeholder(tf.uint8, [2, 14, 14, 3], name='ImageTensor')
+    scaled = tf.cast(image, tf.float32) * (2.0 / 255.0) - 1.0
+    _, logits = _DeepLabLike(is_training=False, images=tf.identity(
+        tf.image.pad_to_bounding_box(scaled, 1, 1, 16, 16), name='input'))
+    tf.argmax(logits, 3)
+    contrib_quantize.create_eval_graph()
+    eval_ranges = _MinMaxNames()
+  assert eval_ranges <= train_ranges, sorted(eval_ranges - train_ranges)
+
+
+def testInt32MaskCast_IsARangedSource():
+  # An attention mask made from an int32 input: its float values need their own range.
+  mask = tf.compat.v1.placeholder(tf.int32, [1, 8], name='input_mask')
+  scores = tf_slim.fully_connected(tf.compat.v1.placeholder(tf.float32, [1, 4]), 8,
+                                   activation_fn=None, scope='scores')
+  tf.nn.softmax(scores + (1.0 - tf.cast(mask, tf.float32)) * -10000.0, name='probs')
+  contrib_quantize.create_eval_graph()
+  assert 'Cast/output_quant/min' in _MinMaxNames()
 
 
 def testQuantizeRemaining_IsIdempotent():

@@ -4,6 +4,8 @@ import pytest
 import tensorflow as tf
 import tf_slim
 
+from tests import helpers
+
 from slim.quantize import fold_batch_norms
 from slim.quantize import options as options_lib
 
@@ -54,36 +56,36 @@ def _DilatedAttrLayer(x, depthwise, is_training):
     return tf.nn.relu6(y, name='Relu6')
 
 
-def _RandomizeVariables(sess):
-  rng = np.random.RandomState(0)
-  for v in tf.compat.v1.global_variables():
-    shape = v.shape.as_list()
-    if 'moving_variance' in v.op.name or 'gamma' in v.op.name:
-      value = rng.uniform(0.5, 2.0, shape)
-    else:
-      value = rng.normal(0.0, 0.5, shape)
-    v.load(value.astype(v.dtype.as_numpy_dtype), sess)
-
-
 def _CompareFoldedAndUnfolded(build, is_training_rewrite, atol, check_gradient=False,
                               fold_mode=options_lib.FOLD_ONE_CONV):
-  """Runs output (and d output/d input) before and after folding."""
+  """Runs output (and d output/d input) before and after folding.
+
+  The folded graph runs in a new session: a session ignores input changes of ops it has already
+  run (TF only warns), so reusing it would compare the unfolded graph with itself.
+  """
   x = _Input()
   y = build(x)
   feed = {x: np.random.RandomState(1).normal(size=x.shape.as_list()).astype(np.float32)}
+  fetches = {'y': y}
+  if check_gradient:
+    fetches['grad'] = tf.gradients(tf.reduce_sum(y * y), x)[0]
+  before = _RunRandomized(fetches, feed)
+  fold_batch_norms.FoldBatchNorms(_Graph(), is_training=is_training_rewrite,
+                                  fold_mode=fold_mode)
+  if check_gradient:
+    fetches['grad'] = tf.gradients(tf.reduce_sum(y * y), x)[0]
+  after = _RunRandomized(fetches, feed)
+  np.testing.assert_allclose(after['y'], before['y'], atol=atol)
+  if check_gradient:
+    np.testing.assert_allclose(after['grad'], before['grad'], atol=1e-3, rtol=1e-3)
+
+
+def _RunRandomized(fetches, feed):
+  """Runs `fetches` in a new session with the variables of `helpers.randomize_bn_variables`."""
   with tf.compat.v1.Session() as sess:
     sess.run(tf.compat.v1.global_variables_initializer())
-    _RandomizeVariables(sess)
-    before = sess.run(y, feed)
-    if check_gradient:
-      grad_before = sess.run(tf.gradients(tf.reduce_sum(y * y), x)[0], feed)
-    fold_batch_norms.FoldBatchNorms(_Graph(), is_training=is_training_rewrite,
-                                    fold_mode=fold_mode)
-    after = sess.run(y, feed)
-    np.testing.assert_allclose(after, before, atol=atol)
-    if check_gradient:
-      grad_after = sess.run(tf.gradients(tf.reduce_sum(y * y), x)[0], feed)
-      np.testing.assert_allclose(grad_after, grad_before, atol=1e-3, rtol=1e-3)
+    helpers.randomize_bn_variables(sess)
+    return sess.run(fetches, feed)
 
 
 def _OpNames():
@@ -111,9 +113,18 @@ def testFoldConv2d_TrainingStructure(fused, freeze, mode):
     assert consumers == ['test/post_conv_mul']
     assert conv.outputs[0].consumers()
   else:
-    # The statistics read the clone's output scaled back; the original conv is left unused.
-    assert consumers == ['test/BatchNorm_Fold/unfolded', 'test/post_conv_mul']
+    # The statistics read the clone's output (rescaled after); the original conv is unused.
+    assert consumers == ['test/BatchNorm_Fold/statistics_input', 'test/post_conv_mul']
+    statistics = (['test/BatchNorm/FusedBatchNormV3'] if fused else
+                  ['test/BatchNorm/batchnorm_1/mul_1', 'test/BatchNorm/moments/SquaredDifference',
+                   'test/BatchNorm/moments/mean'])
+    statistics_input = g.get_operation_by_name('test/BatchNorm_Fold/statistics_input')
+    assert sorted(c.name for c in statistics_input.outputs[0].consumers()) == statistics
     assert not conv.outputs[0].consumers()
+    # The EMA update reads the batch mean rescaled to the unfolded output.
+    ema_sub = g.get_operation_by_name('test/BatchNorm/AssignMovingAvg/mul').inputs[0].op
+    assert [t.op.name for t in ema_sub.inputs] == ['test/BatchNorm/moving_mean/read',
+                                                   'test/BatchNorm_Fold/unfolded_mean']
   add_fold = g.get_operation_by_name('test/add_fold')
   assert add_fold.inputs[0].op.name == 'test/correction_add'
   assert y.op.inputs[0].op is add_fold
@@ -266,7 +277,7 @@ def testFreezeBatchNorm_FoldedTrainingEqualsMovingStatisticsBn(fused, mode):
   feed = {x: np.random.RandomState(2).normal(size=x.shape.as_list()).astype(np.float32)}
   with tf.compat.v1.Session() as sess:
     sess.run(tf.compat.v1.global_variables_initializer())
-    _RandomizeVariables(sess)
+    helpers.randomize_bn_variables(sess)
     train_out, infer_out = sess.run([y_train, y_infer], feed)
   np.testing.assert_allclose(train_out, infer_out, atol=1e-4)
 

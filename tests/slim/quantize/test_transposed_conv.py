@@ -9,6 +9,8 @@ import pytest
 import tensorflow as tf
 import tf_slim
 
+from tests import helpers
+
 import slim.quantize as contrib_quantize
 from slim.quantize import fold_batch_norms
 from slim.quantize import options as options_lib
@@ -34,15 +36,18 @@ def _Input(batch=_BATCH):
   return tf.compat.v1.placeholder(tf.float32, [batch, _SIZE, _SIZE, _IN], name='input')
 
 
-def _Randomize(sess):
-  rng = np.random.RandomState(0)
-  for v in tf.compat.v1.global_variables():
-    shape = v.shape.as_list()
-    if 'moving_variance' in v.op.name or 'gamma' in v.op.name:
-      value = rng.uniform(0.5, 2.0, shape)
-    else:
-      value = rng.normal(0.0, 0.5, shape)
-    v.load(value.astype(v.dtype.as_numpy_dtype), sess)
+def _Grad(y, x):
+  # A random projection: sum(y * y) of a batch-normed output barely depends on x.
+  weights = np.random.RandomState(2).normal(size=y.shape.as_list()).astype(np.float32)
+  return tf.gradients(tf.reduce_sum(y * weights), x)[0]
+
+
+def _RunRandomized(fetches, feed):
+  """Runs `fetches` in a new session (a session ignores rerouted inputs of ops it ran)."""
+  with tf.compat.v1.Session() as sess:
+    sess.run(tf.compat.v1.global_variables_initializer())
+    helpers.randomize_bn_variables(sess)
+    return sess.run(fetches, feed)
 
 
 def _Feed(x):
@@ -58,17 +63,11 @@ def testFoldTransposedConv_EqualsUnfolded(fused, is_training, mode):
   y = _Block(x, is_training, fused)
   feed = _Feed(x)
   graph = tf.compat.v1.get_default_graph()
-  with tf.compat.v1.Session() as sess:
-    sess.run(tf.compat.v1.global_variables_initializer())
-    _Randomize(sess)
-    before = sess.run(y, feed)
-    grad = tf.gradients(tf.reduce_sum(y * y), x)[0]
-    grad_before = sess.run(grad, feed)
-    fold_batch_norms.FoldBatchNorms(graph, is_training=is_training, fold_mode=mode)
-    after = sess.run(y, feed)
-    grad_after = sess.run(tf.gradients(tf.reduce_sum(y * y), x)[0], feed)
-  np.testing.assert_allclose(after, before, atol=1e-4, rtol=1e-4)
-  np.testing.assert_allclose(grad_after, grad_before, atol=1e-3, rtol=1e-3)
+  before = _RunRandomized({'y': y, 'grad': _Grad(y, x)}, feed)
+  fold_batch_norms.FoldBatchNorms(graph, is_training=is_training, fold_mode=mode)
+  after = _RunRandomized({'y': y, 'grad': _Grad(y, x)}, feed)
+  np.testing.assert_allclose(after['y'], before['y'], atol=1e-4, rtol=1e-4)
+  np.testing.assert_allclose(after['grad'], before['grad'], atol=1e-3, rtol=1e-3)
   fold = graph.get_operation_by_name('up/conv2d_transpose_Fold')
   assert fold.type == 'Conv2DBackpropInput'
   # The folded filter is [h, w, out, in]: the scale runs along axis 2.
@@ -135,13 +134,11 @@ def testFoldKerasConv2DTranspose_EqualsUnfolded(training):
   y = tf.nn.relu6(net)
   feed = _Feed(x)
   graph = tf.compat.v1.get_default_graph()
-  with tf.compat.v1.Session() as sess:
-    sess.run(tf.compat.v1.global_variables_initializer())
-    _Randomize(sess)
-    before = sess.run(y, feed)
-    fold_batch_norms.FoldBatchNorms(graph, is_training=training)
-    after = sess.run(y, feed)
-  np.testing.assert_allclose(after, before, atol=1e-4, rtol=1e-4)
+  before = _RunRandomized({'y': y, 'grad': _Grad(y, x)}, feed)
+  fold_batch_norms.FoldBatchNorms(graph, is_training=training)
+  after = _RunRandomized({'y': y, 'grad': _Grad(y, x)}, feed)
+  np.testing.assert_allclose(after['y'], before['y'], atol=1e-4, rtol=1e-4)
+  np.testing.assert_allclose(after['grad'], before['grad'], atol=1e-3, rtol=1e-3)
   folds = [op for op in graph.get_operations() if op.name.endswith('_Fold')]
   assert [op.type for op in folds] == ['Conv2DBackpropInput'], folds
   assert y.op.inputs[0].op.name.endswith('add_fold')
