@@ -27,6 +27,8 @@ import tensorflow as tf
 from deeplab.options import CompareHeadsOptions
 
 PLOT_PNG = 'miou_vs_latency.png'
+# Output node of the converted models (DeepLab's quantized export).
+ARGMAX = 'ArgMax'
 
 
 def parse_models(values):
@@ -41,9 +43,12 @@ def parse_models(values):
   return models
 
 
-def frozen_graph_madds(path):
-  """Multiply-adds per example of a frozen graph (slim.nets.stats convention)."""
+def frozen_graph_madds(path, output_node=ARGMAX):
+  """Multiply-adds per example of a frozen graph up to `output_node` (the converted model's
+  output; the export's resize to the original image size has no static shape)."""
   graph_def = tflite_convert.load_graph_def(path, 'frozen_graph')
+  if any(node.name == output_node for node in graph_def.node):
+    graph_def = tf.compat.v1.graph_util.extract_sub_graph(graph_def, [output_node])
   with tf.Graph().as_default() as graph:
     tf.import_graph_def(graph_def, name='')
     return stats.graph_stats(graph)['madds']

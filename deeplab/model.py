@@ -44,20 +44,25 @@ split_separable_conv2d = utils.split_separable_conv2d
 _ASPP_BN_EPSILON = 1e-5
 
 
-def get_extra_layer_scopes(last_layers_contain_logits_only=False):
+def get_extra_layer_scopes(last_layers_contain_logits_only=False,
+                           segmentation_head=common.DEEPLAB_HEAD):
   """Gets the scopes for extra layers.
 
   Args:
     last_layers_contain_logits_only: Boolean, True if only consider logits as the last layer
       (i.e., exclude ASPP module, decoder module and so on)
+    segmentation_head: New: the head (common.SEGMENTATION_HEADS); MOSAIC's extra layers are its
+      encoder and decoder, its "logits" the decoder's num_classes-deep convs.
 
   Returns:
     A list of scopes for extra layers.
   """
+  if segmentation_head == common.MOSAIC_HEAD:
+    return mosaic.extra_layer_scopes(last_layers_contain_logits_only)
   if last_layers_contain_logits_only:
     return [LOGITS_SCOPE_NAME]
   return [LOGITS_SCOPE_NAME, IMAGE_POOLING_SCOPE, ASPP_SCOPE, CONCAT_PROJECTION_SCOPE,
-          DECODER_SCOPE, META_ARCHITECTURE_SCOPE, mosaic.ENCODER_SCOPE, mosaic.DECODER_SCOPE]
+          DECODER_SCOPE, META_ARCHITECTURE_SCOPE]
 
 
 def predict_labels_multi_scale(images, model_options, eval_scales=(1.0,),

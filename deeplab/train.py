@@ -80,7 +80,8 @@ def build_train_op(opts, model_options, samples, num_classes, ignore_label, imag
   train_utils.maybe_quantize_training_graph(opts.quantize_delay_step, opts.num_clones,
                                             opts.load_quantize_scheme())
   optimizer = distributed.wrap_optimizer(_optimizer(opts, learning_rate), replica)
-  last_layers = model.get_extra_layer_scopes(opts.last_layers_contain_logits_only)
+  last_layers = model.get_extra_layer_scopes(opts.last_layers_contain_logits_only,
+                                             opts.segmentation_head)
   grads_and_vars = optimizer.compute_gradients(total_loss)
   grad_mult = train_utils.get_model_gradient_multipliers(
       last_layers, opts.last_layer_gradient_multiplier)
@@ -146,7 +147,8 @@ def train(opts, model_options, image_pyramid=None):
     # Only the chief initialises (and so reads --tf_initial_checkpoint).
     init_fn = train_utils.get_model_init_fn(
         opts.train_logdir, opts.tf_initial_checkpoint, opts.initialize_last_layer,
-        model.get_extra_layer_scopes(opts.last_layers_contain_logits_only),
+        model.get_extra_layer_scopes(opts.last_layers_contain_logits_only,
+                                     opts.segmentation_head),
         ignore_missing_vars=True) if replica.is_chief else None
     return train_loop.train(
         train_op, tf.compat.v1.train.get_or_create_global_step(),

@@ -19,8 +19,9 @@
 #   FLOAT_STEPS=1000 [150]  FLOAT_ANNEAL_STEPS=300 [50]  QAT_STEPS=100 [30]  CROP=129
 #   BATCH=8 [4]  BN_DECAY=0.9  SYNTHETIC_SIZE=256 [128]  NUM_TRAIN=600 [200]  NUM_VAL=100 [30]
 #   EXPORT_SIZE=SYNTHETIC_SIZE+1  CALIBRATION_IMAGES=100 [20]  LATENCY_ROUNDS=10 [5]
+#   MODELS="MOSAIC DeepLab" (a subset runs only those models; the report holds their rows)
 #   RUN_DIR=runs/mosaic_quantize_<time>  SKIP_SETUP_ENV=1 (use the existing .venv)
-# The dataset is generated in RUN_DIR/synthetic once (delete it to regenerate).
+# The dataset is generated in DATA (default RUN_DIR/synthetic) once (delete it to regenerate).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -45,7 +46,7 @@ LATENCY_ROUNDS="${LATENCY_ROUNDS:-$(preset 10 5)}"
 RUN_DIR="${1:-${RUN_DIR:-$ROOT/runs/mosaic_quantize_$(date -u +%Y%m%d_%H%M%S)}}"
 mkdir -p "$RUN_DIR"
 RUN_DIR="$(cd "$RUN_DIR" && pwd)"
-DATA="$RUN_DIR/synthetic"
+DATA="${DATA:-$RUN_DIR/synthetic}"
 TFRECORD="$DATA/tfrecord"
 START=$(date +%s)
 log() { echo "[mosaic_quantize $(( $(date +%s) - START ))s] $*"; }
@@ -61,7 +62,7 @@ run() {
 }
 
 # The models: NAME (row label prefix), backbone, head flags.
-MODELS=(MOSAIC DeepLab)
+read -r -a MODELS <<< "${MODELS:-MOSAIC DeepLab}"
 declare -A VARIANT=([MOSAIC]=mobilenet_multi_avg_seg [DeepLab]=mobilenet_v2)
 declare -A HEAD=([MOSAIC]="--segmentation_head=mosaic"
                  [DeepLab]="--segmentation_head=deeplab --image_pooling_crop_size=$CROP,$CROP")
@@ -78,6 +79,10 @@ TFLITE_ROWS=()
 GRAPH_ROWS=()
 FROZEN=()
 for NAME in "${MODELS[@]}"; do
+  if [ -z "${VARIANT[$NAME]:-}" ]; then
+    echo "ERROR: MODELS: unknown model '$NAME'; expected some of: MOSAIC DeepLab" >&2
+    exit 1
+  fi
   M="$RUN_DIR/$NAME"
   MV="${VARIANT[$NAME]}"
   read -r -a HEAD_FLAGS <<< "${HEAD[$NAME]}"

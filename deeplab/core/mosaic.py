@@ -259,6 +259,26 @@ def decode(encoded, skips, config, num_classes):
   return net
 
 
+def extra_layer_scopes(logits_only=False):
+  """Scopes of the head (DeepLab's `get_extra_layer_scopes` for the MOSAIC head).
+
+  Args:
+    logits_only: Only the convs whose depth is num_classes (the decoder's projections), i.e.
+      what a checkpoint of another dataset cannot initialize.
+
+  Returns:
+    A list of variable scope names.
+  """
+  if not logits_only:
+    return [ENCODER_SCOPE, DECODER_SCOPE]
+  scopes = []
+  for j, stage in enumerate(DEFAULT_CONFIG.decoder_stages):
+    names = ((PROJECTION_SCOPE,) if stage.merge_style == CONCAT_MERGE
+             else (PROJECTION_SCOPE, SKIP_PROJECTION_SCOPE))
+    scopes += ['%s/%s/%s' % (DECODER_SCOPE, STAGE_SCOPE % j, name) for name in names]
+  return scopes
+
+
 def arg_scope(weight_decay, batch_norm_decay, batch_norm_epsilon, is_training,
               fine_tune_batch_norm, reuse=None):
   """Conv -> batch norm -> ReLU everywhere, L2 on the 1x1 weights (the depthwise ones opt out)."""

@@ -19,7 +19,7 @@ their input, which may be the model input). What it gets depends on its type (ta
                                                              requires (FakeQuantWithMinMaxArgs)
   compute     Add/AddV2/Sub/Mul/Maximum/Minimum, Relu,       P/output_quant: EMA min/max variables
               Relu6, LeakyRelu, Elu, BiasAdd, BatchMatMul*
-  source      Cast to float of an int32/int64/bool tensor    P/output_quant: EMA min/max variables
+  source      Cast to float of an int32/bool tensor          P/output_quant: EMA min/max variables
               (e.g. an attention mask from input_mask)       (no input range to start from)
   table       GatherV2/StridedSlice/Slice reading a float    <table>/weights_quant on the table
               variable (embeddings, position table)          (last value), then "preserve"

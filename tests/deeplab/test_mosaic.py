@@ -139,6 +139,19 @@ def testMosaicHead_VariableNamesAndShapes():
 
 
 @pytest.mark.usefixtures('stand_in')
+def testExtraLayerScopes_CoverTheHeadAndItsClassDependentConvs():
+  _logits(129)
+  names = [v.op.name for v in tf.compat.v1.global_variables()]
+  head = [n for n in names if not n.startswith(_SCOPE)]
+  in_scopes = lambda scopes: [n for n in names if any(n.startswith(s + '/') for s in scopes)]
+  assert in_scopes(model.get_extra_layer_scopes(False, common.MOSAIC_HEAD)) == head
+  class_dependent = [n for n in head if tf.compat.v1.get_default_graph().get_tensor_by_name(
+      n + ':0').shape.as_list()[-1] == _NUM_CLASSES]
+  assert in_scopes(model.get_extra_layer_scopes(True, common.MOSAIC_HEAD)) == class_dependent
+  assert model.get_extra_layer_scopes(True) == ['logits']
+
+
+@pytest.mark.usefixtures('stand_in')
 def testMosaicHead_PaperReferenceConfig():
   config = mosaic.MosaicConfig(pyramid_pool_bins=(4, 8, 16), branch_filter_depths=(32, 32))
   _logits(513, mosaic_config=config)
