@@ -32,13 +32,9 @@
 # The synthetic set is generated once at IMAGE_SIZE (the preprocessing resizes to each model's
 # size); delete $RUN_DIR/data to regenerate it.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-if [ "${SKIP_SETUP_ENV:-0}" != 1 ]; then bash scripts/setup_env.sh; fi
-PY="$ROOT/.venv/bin/python"
+LOG_TAG=classification_quantize
+source "$(dirname "${BASH_SOURCE[0]}")/lib/recipe.sh"
 
-# preset FULL QUICK: the QUICK=1 value when set, else the full one.
-preset() { if [ "${QUICK:-0}" = 1 ]; then echo "$2"; else echo "$1"; fi; }
 MODELS="${MODELS:-mobilenet_v2 mobilenet_v3_large mobilenet_multi_avg resnet_v1_50}"
 RUN_DIR="${RUN_DIR:-/tmp/classification_quantize}"
 IMAGE_SIZE="${IMAGE_SIZE:-64}"
@@ -69,17 +65,7 @@ export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 
 # setting NAME MODEL: $NAME_MODEL when set, else $NAME (per-backbone overrides).
 setting() { local specific="$1_$2"; echo "${!specific:-${!1}}"; }
-log() { echo "[classification_quantize $(date -u +%H:%M:%S)] $*"; }
 # Runs a python step quietly; its log goes to $RUN_DIR/logs/<name>.log (shown on failure).
-run() {
-  local name="$1"; shift
-  mkdir -p "$RUN_DIR/logs"
-  if ! "$PY" "$@" >"$RUN_DIR/logs/$name.log" 2>&1; then
-    tail -n 30 "$RUN_DIR/logs/$name.log" >&2
-    echo "[classification_quantize] step '$name' failed; full log: $RUN_DIR/logs/$name.log" >&2
-    exit 1
-  fi
-}
 
 # Fail early on an unknown backbone (the message lists the registered ones); of the check's
 # output only that message (its last line) is shown, not TF's start-up chatter.

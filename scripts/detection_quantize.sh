@@ -17,12 +17,9 @@
 #   SKIP_SETUP_ENV=1 (skip scripts/setup_env.sh, use the existing .venv)
 # The data is generated once per RUN_DIR (delete $RUN_DIR/data to regenerate).
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-if [ "${SKIP_SETUP_ENV:-0}" != 1 ]; then bash scripts/setup_env.sh; fi
-PY="$ROOT/.venv/bin/python"
+LOG_TAG=detection_quantize
+source "$(dirname "${BASH_SOURCE[0]}")/lib/recipe.sh"
 
-preset() { if [ "${QUICK:-0}" = 1 ]; then echo "$2"; else echo "$1"; fi; }
 RUN_DIR="${1:-${RUN_DIR:-/tmp/detection_quantize}}"
 IMAGE_SIZE="${IMAGE_SIZE:-$(preset 256 128)}"
 NUM_TRAIN="${NUM_TRAIN:-$(preset 2000 400)}"
@@ -40,17 +37,7 @@ RECORDS="$DATA/tfrecord"
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 mkdir -p "$RUN_DIR"
 
-log() { echo "[detection_quantize $(date -u +%H:%M:%S)] $*"; }
 # Runs a python step quietly; its log goes to $RUN_DIR/logs/<name>.log (shown on failure).
-run() {
-  local name="$1"; shift
-  mkdir -p "$RUN_DIR/logs"
-  if ! "$PY" "$@" >"$RUN_DIR/logs/$name.log" 2>&1; then
-    tail -n 30 "$RUN_DIR/logs/$name.log" >&2
-    echo "[detection_quantize] step '$name' failed; full log: $RUN_DIR/logs/$name.log" >&2
-    exit 1
-  fi
-}
 RUN_START=$(date +%s)
 
 if [ ! -f "$RECORDS/labels.txt" ]; then

@@ -19,12 +19,9 @@
 #   LATENCY_ROUNDS=30 [10]  SEED=0
 #   SKIP_SETUP_ENV=1 (skip scripts/setup_env.sh, use the existing .venv)
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-if [ "${SKIP_SETUP_ENV:-0}" != 1 ]; then bash scripts/setup_env.sh; fi
-PY="$ROOT/.venv/bin/python"
+LOG_TAG=mobilebert_quantize
+source "$(dirname "${BASH_SOURCE[0]}")/lib/recipe.sh"
 
-preset() { if [ "${QUICK:-0}" = 1 ]; then echo "$2"; else echo "$1"; fi; }
 RUN_DIR="${1:-${RUN_DIR:-/tmp/mobilebert_quantize}}"
 CONFIG="${CONFIG:-synthetic_small_qat}"
 NUM_TRAIN="${NUM_TRAIN:-$(preset 4000 2000)}"
@@ -41,17 +38,7 @@ SEED="${SEED:-0}"
 DATA="$RUN_DIR/data"
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 
-log() { echo "[mobilebert_quantize $(date -u +%H:%M:%S)] $*"; }
 # Runs a python step quietly; its log goes to $RUN_DIR/logs/<name>.log (shown on failure).
-run() {
-  local name="$1"; shift
-  mkdir -p "$RUN_DIR/logs"
-  if ! "$PY" "$@" >"$RUN_DIR/logs/$name.log" 2>&1; then
-    tail -n 30 "$RUN_DIR/logs/$name.log" >&2
-    echo "[mobilebert_quantize] step '$name' failed; full log: $RUN_DIR/logs/$name.log" >&2
-    exit 1
-  fi
-}
 
 # The config's file (an unknown name fails here, listing the known ones: the last stderr line).
 mkdir -p "$RUN_DIR/logs"

@@ -23,14 +23,10 @@
 #   RUN_DIR=runs/mosaic_quantize_<time>  SKIP_SETUP_ENV=1 (use the existing .venv)
 # The dataset is generated in DATA (default RUN_DIR/synthetic) once (delete it to regenerate).
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-if [ "${SKIP_SETUP_ENV:-0}" != 1 ]; then bash scripts/setup_env.sh; fi
-PY="$ROOT/.venv/bin/python"
+LOG_TAG=mosaic_quantize
+source "$(dirname "${BASH_SOURCE[0]}")/lib/recipe.sh"
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 
-# preset FULL QUICK: the QUICK=1 value when set, else the full one.
-preset() { if [ "${QUICK:-0}" = 1 ]; then echo "$2"; else echo "$1"; fi; }
 FLOAT_STEPS="${FLOAT_STEPS:-$(preset 1000 150)}"
 FLOAT_ANNEAL_STEPS="${FLOAT_ANNEAL_STEPS:-$(preset 300 50)}"
 QAT_STEPS="${QAT_STEPS:-$(preset 100 30)}"
@@ -49,17 +45,6 @@ RUN_DIR="$(cd "$RUN_DIR" && pwd)"
 DATA="${DATA:-$RUN_DIR/synthetic}"
 TFRECORD="$DATA/tfrecord"
 START=$(date +%s)
-log() { echo "[mosaic_quantize $(( $(date +%s) - START ))s] $*"; }
-# run NAME ARGS...: a python step, its log in RUN_DIR/logs/NAME.log (its tail shown on failure).
-run() {
-  local name="$1"; shift
-  mkdir -p "$RUN_DIR/logs"
-  if ! "$PY" "$@" >"$RUN_DIR/logs/$name.log" 2>&1; then
-    tail -n 30 "$RUN_DIR/logs/$name.log" >&2
-    echo "ERROR: mosaic_quantize step '$name' failed; full log: $RUN_DIR/logs/$name.log" >&2
-    exit 1
-  fi
-}
 
 # The models: NAME (row label prefix), backbone, head flags.
 read -r -a MODELS <<< "${MODELS:-MOSAIC DeepLab}"

@@ -22,12 +22,9 @@
 #   SYNTHETIC_SIZE=256 [128], NUM_TRAIN=600 [200], NUM_VAL=100 [30],
 #   SENSITIVITY_BATCHES=10 [3], SKIP_SETUP_ENV=1 (use the existing .venv).
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-if [ "${SKIP_SETUP_ENV:-0}" != 1 ]; then bash scripts/setup_env.sh; fi
-PY="$ROOT/.venv/bin/python"
+LOG_TAG=scheme_quantize
+source "$(dirname "${BASH_SOURCE[0]}")/lib/recipe.sh"
 
-preset() { if [ "${QUICK:-0}" = 1 ]; then echo "$2"; else echo "$1"; fi; }
 FLOAT_STEPS="${FLOAT_STEPS:-$(preset 700 250)}"
 FLOAT_ANNEAL_STEPS="${FLOAT_ANNEAL_STEPS:-$(preset 150 50)}"
 QAT_STEPS="${QAT_STEPS:-$(preset 100 30)}"
@@ -42,16 +39,6 @@ RUN_DIR="${1:-${RUN_DIR:-$ROOT/runs/scheme_$(date -u +%Y%m%d_%H%M%S)}}"
 SIZE=$((SYNTHETIC_SIZE + 1))  # eval/export crop: the whole image (DeepLab's odd sizes)
 mkdir -p "$RUN_DIR/logs"
 START=$(date +%s)
-log() { echo "[scheme_quantize $(( $(date +%s) - START ))s] $*"; }
-# run NAME CMD...: the command's output goes to logs/NAME.log (shown on failure).
-run() {
-  local name="$1"; shift
-  if ! "$@" > "$RUN_DIR/logs/$name.log" 2>&1; then
-    tail -n 20 "$RUN_DIR/logs/$name.log" >&2
-    echo "scheme_quantize.sh: step $name failed (log: $RUN_DIR/logs/$name.log)" >&2
-    exit 1
-  fi
-}
 
 DATA="$RUN_DIR/synthetic"
 TFRECORD="$DATA/tfrecord"
@@ -76,20 +63,20 @@ scheme_flag() { [ "$1" = all8 ] || echo "--quantize_scheme=$RUN_DIR/scheme_$1.js
 
 log "1/6 synthetic dataset (${SYNTHETIC_SIZE}px, $NUM_TRAIN train / $NUM_VAL val)"
 if ! ls "$TFRECORD"/val-*.tfrecord >/dev/null 2>&1; then
-  run data "$PY" -m datasets.synthetic --output_dir="$DATA" --convert --size="$SYNTHETIC_SIZE" \
+  run data -m datasets.synthetic --output_dir="$DATA" --convert --size="$SYNTHETIC_SIZE" \
     --num_train="$NUM_TRAIN" --num_val="$NUM_VAL"
 fi
 
 log "2/6 float training ($FLOAT_STEPS steps)"
 FLOAT_CKPT="$RUN_DIR/train_float/model.ckpt-$FLOAT_STEPS"
 if [ ! -f "$FLOAT_CKPT.index" ]; then
-  run train_float "$PY" deeplab/train.py "${COMMON[@]}" "${TRAIN[@]}" \
+  run train_float deeplab/train.py "${COMMON[@]}" "${TRAIN[@]}" \
     --train_logdir="$RUN_DIR/train_float" --adam_use_learning_policy --learning_policy=step \
     --base_learning_rate=1e-3 --learning_rate_decay_step="$((FLOAT_STEPS - FLOAT_ANNEAL_STEPS))" \
     --learning_rate_decay_factor=0.1 --training_number_of_steps="$FLOAT_STEPS"
 fi
 EVAL=(--eval_split=val --eval_crop_size="$SIZE,$SIZE" --max_number_of_evaluations=1)
-run eval_float "$PY" deeplab/eval.py "${COMMON[@]}" "${EVAL[@]}" \
+run eval_float deeplab/eval.py "${COMMON[@]}" "${EVAL[@]}" \
   --checkpoint_dir="$RUN_DIR/train_float" --eval_logdir="$RUN_DIR/eval_float" \
   --eval_results_json="$RUN_DIR/eval_float.json"
 
@@ -99,19 +86,19 @@ log "3/6 fine-tunes ($QAT_STEPS steps each) and graph evals: float control, ${SC
 FINE_TUNE=(--adam_learning_rate=1e-4 --training_number_of_steps="$QAT_STEPS"
            --tf_initial_checkpoint="$FLOAT_CKPT" --num_clones=1)
 [ -f "$RUN_DIR/train_control/model.ckpt-$QAT_STEPS.index" ] ||
-run train_control "$PY" deeplab/train.py "${COMMON[@]}" "${TRAIN[@]}" "${FINE_TUNE[@]}" \
+run train_control deeplab/train.py "${COMMON[@]}" "${TRAIN[@]}" "${FINE_TUNE[@]}" \
   --train_logdir="$RUN_DIR/train_control"
-run eval_control "$PY" deeplab/eval.py "${COMMON[@]}" "${EVAL[@]}" \
+run eval_control deeplab/eval.py "${COMMON[@]}" "${EVAL[@]}" \
   --checkpoint_dir="$RUN_DIR/train_control" --eval_logdir="$RUN_DIR/eval_control" \
   --eval_results_json="$RUN_DIR/eval_control.json"
 for s in "${SCHEMES[@]}"; do
   # A finished fine-tune is reused when the script runs again on the same RUN_DIR.
   [ -f "$RUN_DIR/train_$s/model.ckpt-$QAT_STEPS.index" ] ||
   # shellcheck disable=SC2046  (an absent scheme flag is no word)
-  run "train_$s" "$PY" deeplab/train.py "${COMMON[@]}" "${TRAIN[@]}" $(scheme_flag "$s") \
+  run "train_$s" deeplab/train.py "${COMMON[@]}" "${TRAIN[@]}" $(scheme_flag "$s") \
     "${FINE_TUNE[@]}" --train_logdir="$RUN_DIR/train_$s" --quantize_delay_step=0
   # shellcheck disable=SC2046
-  run "eval_$s" "$PY" deeplab/eval.py "${COMMON[@]}" "${EVAL[@]}" $(scheme_flag "$s") \
+  run "eval_$s" deeplab/eval.py "${COMMON[@]}" "${EVAL[@]}" $(scheme_flag "$s") \
     --checkpoint_dir="$RUN_DIR/train_$s" --eval_logdir="$RUN_DIR/eval_$s" \
     --quantize_delay_step=0 --eval_results_json="$RUN_DIR/eval_$s.json"
 done
@@ -119,7 +106,7 @@ done
 log "4/6 export ${SIZE}x${SIZE} and uint8 conversion"
 for s in "${SCHEMES[@]}"; do
   # shellcheck disable=SC2046
-  run "export_$s" "$PY" deeplab/export_model.py --model_variant=mobilenet_v2 \
+  run "export_$s" deeplab/export_model.py --model_variant=mobilenet_v2 \
     --batch_norm_decay="$BN_DECAY" --checkpoint_path="$RUN_DIR/train_$s/model.ckpt-$QAT_STEPS" \
     --export_path="$RUN_DIR/export_$s/frozen_inference_graph.pb" --num_classes=6 \
     --crop_size="$SIZE" --crop_size="$SIZE" --output_stride=16 --inference_scales=1.0 \
@@ -132,12 +119,12 @@ convert() {  # scheme extra-flags...
     --output_tflite_path="$RUN_DIR/export_$s/model.tflite" \
     --input_tensor_name="$INPUT_NODE:0" --output_tensor_name=ArgMax:0 "$@"
 }
-run convert_all8 convert all8
+run_cmd convert_all8 convert all8
 # Without --allow_float_ops the mixed model is refused; the refusal is part of the report.
 if convert float_ends > "$RUN_DIR/logs/convert_float_ends_refused.log" 2>&1; then
   echo "scheme_quantize.sh: the mixed model converted without --allow_float_ops" >&2; exit 1
 fi
-run convert_float_ends convert float_ends --allow_float_ops
+run_cmd convert_float_ends convert float_ends --allow_float_ops
 if convert w4_backbone > "$RUN_DIR/logs/convert_w4_backbone.log" 2>&1; then
   echo "scheme_quantize.sh: the 4-bit scheme converted to TFLite" >&2; exit 1
 fi
@@ -150,7 +137,7 @@ GRAPH_ROWS=(--graph_result="float graph=$RUN_DIR/eval_float.json"
 for s in "${SCHEMES[@]}"; do
   GRAPH_ROWS+=(--graph_result="QAT graph, ${LABEL[$s]}=$RUN_DIR/eval_$s.json")
 done
-run report "$PY" deeplab/quantization_report.py --model_variant=mobilenet_v2 --dataset=synthetic \
+run report deeplab/quantization_report.py --model_variant=mobilenet_v2 --dataset=synthetic \
   --dataset_dir="$TFRECORD" --eval_split=val --output_dir="$RUN_DIR" "${GRAPH_ROWS[@]}" \
   --tflite="TFLite uint8, all 8-bit=$RUN_DIR/export_all8/model.tflite" \
   --tflite="TFLite uint8 mixed, first conv + logits float=$RUN_DIR/export_float_ends/model.tflite" \
@@ -169,7 +156,7 @@ else
           --group='blocks 14-16=^MobilenetV2/expanded_conv_1[4-6]/'
           --group="$HEAD_GROUP" --group='logits=^logits/')
 fi
-run sensitivity "$PY" -m slim.quantize.sensitivity \
+run sensitivity -m slim.quantize.sensitivity \
   --task=deeplab.sensitivity:make_task --checkpoint="$FLOAT_CKPT" \
   --output_dir="$RUN_DIR/sensitivity" "${GROUPS[@]}" \
   --task_arg=dataset_dir="$TFRECORD" --task_arg=crop_size="$SIZE" \

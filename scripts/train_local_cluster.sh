@@ -16,12 +16,9 @@
 #   EXTRA_FLAGS (more deeplab/train.py flags), SKIP_SETUP_ENV=1 (use the existing .venv),
 #   RUN_DIR (runs/local_cluster_<time>).
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-if [ "${SKIP_SETUP_ENV:-0}" != 1 ]; then bash scripts/setup_env.sh; fi
-PY="$ROOT/.venv/bin/python"
+LOG_TAG=train_local_cluster
+source "$(dirname "${BASH_SOURCE[0]}")/lib/recipe.sh"
 
-preset() { if [ "${QUICK:-0}" = 1 ]; then echo "$2"; else echo "$1"; fi; }
 NUM_WORKERS="${NUM_WORKERS:-2}"
 NUM_PS="${NUM_PS:-1}"
 STEPS="${STEPS:-$(preset 60 20)}"
@@ -35,7 +32,6 @@ RUN_DIR="${1:-${RUN_DIR:-$ROOT/runs/local_cluster_$(date -u +%Y%m%d_%H%M%S)}}"
 LOGS="$RUN_DIR/logs"
 TRAIN_DIR="$RUN_DIR/train"
 mkdir -p "$LOGS"
-log() { echo "[train_local_cluster $(date -u +%H:%M:%S)] $*"; }
 
 if [ -z "${DATASET_DIR:-}" ]; then
   DATASET_DIR="$RUN_DIR/synthetic/tfrecord"
