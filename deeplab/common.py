@@ -162,8 +162,8 @@ class ModelOptions(collections.namedtuple('ModelOptions', _MODEL_OPTIONS_FIELDS)
       A new ModelOptions instance.
 
     Raises:
-      ValueError: on an unknown field, a decoder_output_stride not sorted descending, or an
-        unknown segmentation_head.
+      ValueError: on an unknown field, a decoder_output_stride not sorted descending, an
+        unknown segmentation_head, or MOSAIC together with a dense prediction cell.
     """
     unknown = sorted(set(kwargs) - set(_MODEL_OPTIONS_FIELDS))
     if unknown:
@@ -183,6 +183,11 @@ class ModelOptions(collections.namedtuple('ModelOptions', _MODEL_OPTIONS_FIELDS)
     if values['segmentation_head'] not in SEGMENTATION_HEADS:
       raise ValueError('--segmentation_head=%s: expected one of %s'
                        % (values['segmentation_head'], ', '.join(SEGMENTATION_HEADS)))
+    if (values['segmentation_head'] == MOSAIC_HEAD and
+        values['dense_prediction_cell_config'] is not None):
+      # Both replace the ASPP head: building one and ignoring the other would mislead.
+      raise ValueError('--segmentation_head=mosaic and --dense_prediction_cell_json are two '
+                       'heads: give one of them')
     return super(ModelOptions, cls).__new__(
         cls, outputs_to_num_classes, crop_size, atrous_rates, output_stride,
         preprocessed_images_dtype, **values)

@@ -203,6 +203,15 @@ def testModelOptions_UnknownHeadNamesTheFlag():
     common.ModelOptions({common.OUTPUT_TYPE: 2}, segmentation_head='aspp')
 
 
+def testModelOptions_MosaicWithDenseCellIsRefused():
+  with pytest.raises(ValueError) as e:
+    common.ModelOptions({common.OUTPUT_TYPE: 2}, segmentation_head='mosaic',
+                        dense_prediction_cell_config=[{'kernel': 1, 'rate': [1, 1],
+                                                       'op': 'conv', 'input': -1}])
+  assert str(e.value) == ('--segmentation_head=mosaic and --dense_prediction_cell_json are two '
+                          'heads: give one of them')
+
+
 def testMosaicHead_BackboneWithoutSkipIsNamed():
   with pytest.raises(ValueError, match="merges at output stride 8, but the backbone 'B' has end "
                      r"points only for strides \[4\]"):
