@@ -99,7 +99,7 @@ def profile_step(session, fetch, runs=3):
     if fastest is None or wall < fastest:
       fastest, fastest_stats = wall, metadata.step_stats
   summary = _summarize_counts(*best)
-  summary['wall_s'] = round(fastest, 3)
+  summary['wall_s'] = round(fastest, 6)
   summary['runs'] = runs
   return summary, fastest_stats
 

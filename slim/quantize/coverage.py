@@ -68,6 +68,9 @@ SOURCE_INPUT_DTYPES = frozenset([tf.int32, tf.int64, tf.bool])
 # Nor class ids cast after the model's ArgMax output (DeepLab's export resizes the labels as
 # floats): also outside the converted model, also variables no training checkpoint has.
 SOURCE_SKIPPED_PRODUCERS = frozenset(['ArgMax', 'ArgMin'])
+# Sinks that write variables: what only they consume is no model output.
+STATE_UPDATE_TYPES = frozenset(['Assign', 'AssignAdd', 'AssignSub', 'AssignVariableOp',
+                                'AssignAddVariableOp', 'AssignSubVariableOp'])
 # The "layer" kind and the "fixed" kind are TFLite's tables.
 LAYER_TYPES = frozenset(tflite_target.LAYER_RULES)
 FIXED_TYPES = frozenset(tflite_target.FIXED_OUTPUT_RANGES)
@@ -100,6 +103,9 @@ def apply(graph, options):
   """
   options = options.replace(symmetric=False)
   forward = _ForwardOps(graph)
+  # A source starts a range only where the model computes with it: not in state updates
+  # (pruning's mask = cast(|w| > threshold) is assigned to the mask variable, never served).
+  model_forward = _ForwardOps(graph, ignored_sink_types=STATE_UPDATE_TYPES)
   # Layers first: a folded layer's clone is created after the ops that read its fold tail (the
   # activation), which must see its quantized weights. Layer coverage needs no quantized input.
   ops = sorted(graph.get_operations(), key=lambda op: op.type not in LAYER_TYPES)
@@ -109,9 +115,9 @@ def apply(graph, options):
     if op.type in LAYER_TYPES:
       _CoverLayer(op, options)
       continue
-    if op.type in SOURCE_TYPES and all(t.dtype in SOURCE_INPUT_DTYPES and
-                                       t.op.type not in SOURCE_SKIPPED_PRODUCERS
-                                       for t in op.inputs):
+    if op.type in SOURCE_TYPES and op in model_forward and all(
+        t.dtype in SOURCE_INPUT_DTYPES and
+        t.op.type not in SOURCE_SKIPPED_PRODUCERS for t in op.inputs):
       _CoverCompute(op, options)
       continue
     if tflite_target.is_table_lookup(op):
@@ -179,8 +185,9 @@ def _Eligible(op, options):
   return not common.FollowedByFakeQuant(op.outputs[0])
 
 
-def _ForwardOps(graph):
-  """Ops that are ancestors of a graph output other than the loss (and its descendants)."""
+def _ForwardOps(graph, ignored_sink_types=()):
+  """Ops that are ancestors of a graph output other than the loss (and its descendants), not
+  counting outputs (sinks) whose type is in `ignored_sink_types`."""
   ops = [op for op in graph.get_operations() if not op.name.startswith(common.SKIPPED_PREFIXES)]
   consumers = {op: [] for op in ops}
   for op in ops:
@@ -199,7 +206,8 @@ def _ForwardOps(graph):
     after_loss.add(op)
     stack.extend(consumers.get(op, ()))
   forward = set()
-  stack = [op for op in ops if not consumers[op] and op not in after_loss]
+  stack = [op for op in ops if not consumers[op] and op not in after_loss and
+           op.type not in ignored_sink_types]
   while stack:
     op = stack.pop()
     if op in forward:

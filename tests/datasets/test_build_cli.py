@@ -42,7 +42,8 @@ _EXPECTED_FLAGS = {
         'train_image_label_folder': _ADE_ROOT + '/annotations/training',
         'val_image_folder': _ADE_ROOT + '/images/validation',
         'val_image_label_folder': _ADE_ROOT + '/annotations/validation',
-        'output_dir': './ADE20K/tfrecord', 'shuffle_seed': 0},
+        'output_dir': './ADE20K/tfrecord', 'shuffle_seed': 0,
+        'top_classes': 0},  # new: 31 is MLPerf's top-31 class set
     build_cityscapes_data: {
         'cityscapes_root': './cityscapes', 'output_dir': './tfrecord',
         'create_label_trainids': False},
