@@ -12,7 +12,7 @@
 #        QUICK=1 bash scripts/detection_quantize.sh [RUN_DIR]   (short run; checks the pipeline)
 # Settings (environment variables; the QUICK=1 value in brackets where it differs):
 #   RUN_DIR=/tmp/detection_quantize  IMAGE_SIZE=128  NUM_TRAIN=2000 [300]  NUM_VAL=200 [40]
-#   BATCH_SIZE=8  FLOAT_STEPS=2000 [300]  QAT_STEPS=300 [40]  FLOAT_LR=0.001  QAT_LR=0.0001
+#   BATCH_SIZE=8  FLOAT_STEPS=2000 [450]  QAT_STEPS=300 [40]  FLOAT_LR=0.001  QAT_LR=0.0001
 #   BN_DECAY=0.9  CALIBRATION_IMAGES=100 [16]  SEED=0
 #   GRAPH_EVAL=1 [0]: also evaluate the float and QAT graphs (checkpoints) beside their TFLite
 #     models (the QAT eval graph is one more rewrite, minutes on 2 busy cores)
@@ -29,7 +29,7 @@ IMAGE_SIZE="${IMAGE_SIZE:-128}"
 NUM_TRAIN="${NUM_TRAIN:-$(preset 2000 300)}"
 NUM_VAL="${NUM_VAL:-$(preset 200 40)}"
 BATCH_SIZE="${BATCH_SIZE:-8}"
-FLOAT_STEPS="${FLOAT_STEPS:-$(preset 2000 300)}"
+FLOAT_STEPS="${FLOAT_STEPS:-$(preset 2000 450)}"
 QAT_STEPS="${QAT_STEPS:-$(preset 300 40)}"
 FLOAT_LR="${FLOAT_LR:-0.001}"
 QAT_LR="${QAT_LR:-0.0001}"
