@@ -80,6 +80,10 @@ class SquadOptions:
       enum_values=('hand', 'rewriter'))
   num_train_steps: int = options.flag(
       0, 'New: training steps (0: --num_train_epochs over the training features).')
+  rewriter_score_floor: float = options.flag(
+      -12.0, 'New: --quantizer=rewriter: the lowest scaled attention score the score ranges '
+      'keep (lower scores saturate; the softmax gives them < e^floor of a zero score\'s '
+      'weight); 0: plain EMA ranges. See g3doc/mobilebert.md.')
   checkpoint: Optional[str] = options.flag(
       None, 'New: the checkpoint predicted/exported (default: the newest in --output_dir).',
       kind='string')

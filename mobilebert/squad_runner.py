@@ -134,7 +134,7 @@ def _train_graph(opts, config, arrays, steps, quantizer, replica):
       config, True, *[batch[n] for n in squad_data.INPUT_NAMES], quantizer=quantizer)
   loss = squad_model.span_loss(start, end, batch['start_positions'], batch['end_positions'])
   # The QAT rewrite must see the forward graph only: before the optimizer builds gradients.
-  squad_model.quantize_graph(quantizer, is_training=True)
+  squad_model.quantize_graph(quantizer, True, config, opts.rewriter_score_floor)
   model_variables = [v for v in tf1.global_variables() if 'global_step' not in v.op.name]
   global_step = tf1.train.get_or_create_global_step()
   learning_rate = _learning_rate(opts, steps)
@@ -162,7 +162,7 @@ def graph_logits(opts, config, arrays, checkpoint):
   with tf.Graph().as_default():
     inputs = _placeholders(None, opts.max_seq_length)
     start, end = squad_model.create_model(config, False, *inputs, quantizer=quantizer)
-    squad_model.quantize_graph(quantizer, is_training=False)
+    squad_model.quantize_graph(quantizer, False, config, opts.rewriter_score_floor)
     with tf1.Session() as sess:
       _restore(sess, checkpoint)
       starts, ends = [], []
@@ -234,7 +234,7 @@ def export_models(opts):
   with tf.Graph().as_default():
     inputs = _placeholders(1, opts.max_seq_length)
     squad_model.create_model(config, False, *inputs, quantizer=quantizer)
-    squad_model.quantize_graph(quantizer, is_training=False)
+    squad_model.quantize_graph(quantizer, False, config, opts.rewriter_score_floor)
     with tf1.Session() as sess:
       _restore(sess, checkpoint)
       graph_def = convert.freeze_session(sess, squad_model.OUTPUT_NAMES)
