@@ -2,8 +2,8 @@
 
 The original google-research `run_squad.py`'s flags and defaults, in graph mode without
 Estimator or TPU. New flags: --quantizer (which QAT placement --use_quantized_training uses),
---num_train_steps, --checkpoint, --predict_tflite, --predict_exported, --results_file, --seed,
---log_steps, --save_checkpoints_secs, and the cluster flags of deeplab/train.py (--num_replicas,
+--num_train_steps, --rewriter_score_floor, --checkpoint, --predict_tflite, --predict_exported,
+--results_file, --seed, --log_steps, --save_checkpoints_secs, and the cluster flags of deeplab/train.py (--num_replicas,
 --num_ps_tasks, --task, --sync_replicas, --startup_delay_steps; --master is the original's):
 g3doc/distributed.md.
 
@@ -121,6 +121,9 @@ def _validate(opts):
   if opts.max_seq_length <= opts.max_query_length + 3:
     raise ValueError('--max_seq_length=%d must exceed --max_query_length=%d + 3'
                      % (opts.max_seq_length, opts.max_query_length))
+  if opts.rewriter_score_floor > 0:
+    raise ValueError('--rewriter_score_floor=%r: expected a value <= 0 (0: plain EMA ranges)'
+                     % opts.rewriter_score_floor)
   assert opts.quantizer in squad_model.QUANTIZERS
 
 

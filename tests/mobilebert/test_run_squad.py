@@ -89,6 +89,14 @@ def testTrain_InputErrorsNamed(setup, overrides, message):
     squad_runner.train(opts)
 
 
+def testValidate_PositiveScoreFloorIsAnError(setup):
+  tmp_path, flags = setup
+  with pytest.raises(ValueError, match=re.escape(
+      '--rewriter_score_floor=1.0: expected a value <= 0 (0: plain EMA ranges)')):
+    run_squad._validate(_options(flags, output_dir=str(tmp_path), do_train=True,  # pylint: disable=protected-access
+                                 rewriter_score_floor=1.0))
+
+
 def testValidate_NothingToDoIsAnError(setup):
   tmp_path, flags = setup
   with pytest.raises(ValueError, match='At least one of --do_train, --do_predict or '
