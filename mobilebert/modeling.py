@@ -266,12 +266,18 @@ def _attention(b, query_input, key_input, value_input, mask_scores, head_size):
   return tf.reshape(context, batch_seq + [heads * head_size])
 
 
+def attention_head_size(config):
+  """The size of one attention head (of the bottleneck width when `use_bottleneck`)."""
+  inner = config.intra_bottleneck_size if config.use_bottleneck else config.hidden_size
+  return inner // config.num_attention_heads
+
+
 def _layer(b, prev_output, mask_scores):
   """One MobileBERT block: bottlenecks, attention, stacked FFNs, inverted bottleneck."""
   c = b.config
   act = get_activation(c.hidden_act)
   inner = c.intra_bottleneck_size if c.use_bottleneck else c.hidden_size
-  head_size = inner // c.num_attention_heads
+  head_size = attention_head_size(c)
   layer_input = query = key = value = prev_output
   if c.use_bottleneck:
     with tf1.variable_scope('bottleneck'):

@@ -2,8 +2,10 @@
 
 The original google-research `run_squad.py`'s flags and defaults, in graph mode without
 Estimator or TPU. New flags: --quantizer (which QAT placement --use_quantized_training uses),
---num_train_steps, --checkpoint, --predict_tflite, --predict_exported, --results_file, --seed,
---log_steps, --save_checkpoints_secs.
+--num_train_steps, --rewriter_score_floor, --checkpoint, --predict_tflite, --predict_exported,
+--results_file, --seed, --log_steps, --save_checkpoints_secs, and the cluster flags of deeplab/train.py (--num_replicas,
+--num_ps_tasks, --task, --sync_replicas, --startup_delay_steps; --master is the original's):
+g3doc/distributed.md.
 
   python -m mobilebert.run_squad --bert_config_file=config.json --vocab_file=vocab.txt \\
       --train_file=train-v1.1.json --do_train --output_dir=/tmp/float
@@ -68,6 +70,9 @@ class SquadOptions:
       'calibrated on the first 100 training features).')
   export_dir: Optional[str] = options.flag(
       None, 'Where to export the frozen graph and the TFLite models.', kind='string')
+  master: str = options.flag(
+      '', 'The session target of training: this worker\'s TensorFlow server (the original: the '
+      'TPU master).')
   # New flags.
   quantizer: str = options.flag(
       'hand', 'New: the QAT placement of --use_quantized_training: hand (the original '
@@ -75,6 +80,10 @@ class SquadOptions:
       enum_values=('hand', 'rewriter'))
   num_train_steps: int = options.flag(
       0, 'New: training steps (0: --num_train_epochs over the training features).')
+  rewriter_score_floor: float = options.flag(
+      -12.0, 'New: --quantizer=rewriter: the lowest scaled attention score the score ranges '
+      'keep (lower scores saturate; the softmax gives them < e^floor of a zero score\'s '
+      'weight); 0: plain EMA ranges. See g3doc/mobilebert.md.')
   checkpoint: Optional[str] = options.flag(
       None, 'New: the checkpoint predicted/exported (default: the newest in --output_dir).',
       kind='string')
@@ -89,6 +98,17 @@ class SquadOptions:
   seed: int = options.flag(0, 'New: random seed of initialization and shuffling.')
   log_steps: int = options.flag(50, 'New: log the loss every this many steps.')
   save_checkpoints_secs: int = options.flag(600, 'New: seconds between checkpoints.')
+  # The cluster flags of deeplab/train.py (slim.runtime.distributed; TF_CONFIG gives the same).
+  num_replicas: int = options.flag(1, 'New: number of worker replicas.')
+  num_ps_tasks: int = options.flag(
+      0, 'New: the number of parameter servers (0: the variables stay on the worker).')
+  task: int = options.flag(0, 'New: the task ID of this worker.')
+  sync_replicas: bool = options.flag(
+      True, 'New: with several replicas, average their gradients each step '
+      '(SyncReplicasOptimizer); false: asynchronous updates, replica t starting at global '
+      'step t * --startup_delay_steps.')
+  startup_delay_steps: int = options.flag(
+      15, 'New: asynchronous replicas: training steps between replicas\' startup.')
 
 
 def _validate(opts):
@@ -101,6 +121,9 @@ def _validate(opts):
   if opts.max_seq_length <= opts.max_query_length + 3:
     raise ValueError('--max_seq_length=%d must exceed --max_query_length=%d + 3'
                      % (opts.max_seq_length, opts.max_query_length))
+  if opts.rewriter_score_floor > 0:
+    raise ValueError('--rewriter_score_floor=%r: expected a value <= 0 (0: plain EMA ranges)'
+                     % opts.rewriter_score_floor)
   assert opts.quantizer in squad_model.QUANTIZERS
 
 
@@ -108,7 +131,10 @@ def main(unused_argv):
   opts = options.from_flags(SquadOptions)
   _validate(opts)
   if opts.do_train:
-    squad_runner.train(opts)
+    replica = squad_runner.replica(opts)
+    squad_runner.train(opts, replica)
+    if not replica.is_chief:
+      return  # A ps task or another worker: prediction and export are the chief's.
   if opts.do_predict:
     print(json.dumps(squad_runner.predict(opts)))
   if opts.export_dir:

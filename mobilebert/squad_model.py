@@ -15,6 +15,7 @@ Quantization (`quantizer`):
 import tensorflow as tf
 
 import slim.quantize as contrib_quantize
+from mobilebert import attention_ranges
 from mobilebert import hand_quantize
 from mobilebert import modeling
 from slim.quantize import common
@@ -67,18 +68,33 @@ def span_loss(start_logits, end_logits, start_positions, end_positions):
   return loss
 
 
-def quantize_graph(quantizer, is_training, graph=None):
+def quantize_graph(quantizer, is_training, config, score_floor=attention_ranges.SCORE_FLOOR,
+                   graph=None):
   """Applies the `slim.quantize` rewrite when `quantizer == 'rewriter'` (no-op otherwise).
 
   Weights get symmetric per-tensor ranges (TFLite's int8 kernels need zero point 0), like the
-  original's weight units; activations asymmetric EMA ranges.
+  original's weight units; activations asymmetric EMA ranges, those of the attention scores
+  floored at `score_floor` (scaled logits; 0: not floored), see `mobilebert.attention_ranges`.
+
+  Args:
+    quantizer: one of QUANTIZERS.
+    is_training: the training rewrite (ranges learned) or the eval one (ranges read).
+    config: the model's `BertConfig` (its attention head size).
+    score_floor: the attention scores' lowest kept value, < 0; 0 keeps plain EMA ranges.
+    graph: the graph to rewrite (default graph if None).
+
+  Raises:
+    ValueError: `score_floor` > 0.
   """
   if quantizer != 'rewriter':
     return
+  scheme = attention_ranges.scheme(modeling.attention_head_size(config), score_floor) if (
+      score_floor) else None
   if is_training:
-    contrib_quantize.experimental_create_training_graph(graph, symmetric=True, quant_delay=0)
+    contrib_quantize.experimental_create_training_graph(graph, symmetric=True, quant_delay=0,
+                                                        scheme=scheme)
   else:
-    contrib_quantize.experimental_create_eval_graph(graph, symmetric=True)
+    contrib_quantize.experimental_create_eval_graph(graph, symmetric=True, scheme=scheme)
 
 
 def expected_missing_in_float_checkpoint(name):

@@ -20,6 +20,7 @@ from mobilebert import squad_model
 from mobilebert import tokenization
 from slim import fileio
 from slim.runtime import checkpoints
+from slim.runtime import distributed
 from slim.runtime import train_loop
 from slim.tflite import convert
 
@@ -78,33 +79,35 @@ def num_train_steps(opts, num_features):
   return max(1, int(num_features / opts.train_batch_size * opts.num_train_epochs))
 
 
-def train(opts):
-  """Fine-tunes on --train_file into --output_dir; returns the final global step."""
+def replica(opts):
+  """This process's `slim.runtime.distributed.Replica` (TF_CONFIG or the cluster flags)."""
+  return distributed.resolve(
+      master=opts.master, num_replicas=opts.num_replicas, num_ps_tasks=opts.num_ps_tasks,
+      task=opts.task, sync=opts.sync_replicas, startup_delay_steps=opts.startup_delay_steps)
+
+
+def train(opts, replica=distributed.LOCAL):
+  """Fine-tunes on --train_file into --output_dir; returns the final global step.
+
+  On a cluster (`replica` from `replica(opts)`) this process is one ps or worker task
+  (g3doc/distributed.md): a ps task serves the variables and returns None when the chief
+  finished; only the chief reads --init_checkpoint and writes checkpoints.
+  """
+  if replica.is_ps:
+    distributed.serve_ps(replica)
+    return None
   tokenizer = tokenization.FullTokenizer(opts.vocab_file, opts.do_lower_case)
   config = load_config(opts, tokenizer)
   _, features = _features(opts, tokenizer, opts.train_file, is_training=True)
   arrays = squad_data.feature_arrays(features)
   steps = num_train_steps(opts, len(features))
   quantizer = quantizer_of(opts)
-  with tf.Graph().as_default():
-    tf1.set_random_seed(opts.seed)
-    dataset = tf.data.Dataset.from_tensor_slices(arrays).shuffle(
-        len(features), seed=opts.seed).repeat().batch(opts.train_batch_size, drop_remainder=True)
-    batch = tf1.data.make_one_shot_iterator(dataset).get_next()
-    start, end = squad_model.create_model(
-        config, True, *[batch[n] for n in squad_data.INPUT_NAMES], quantizer=quantizer)
-    loss = squad_model.span_loss(start, end, batch['start_positions'], batch['end_positions'])
-    squad_model.quantize_graph(quantizer, is_training=True)
-    model_variables = [v for v in tf1.global_variables() if 'global_step' not in v.op.name]
-    global_step = tf1.train.get_or_create_global_step()
-    learning_rate = _learning_rate(opts, steps)
-    loss = train_loop.guard_loss(loss)
-    optimizer = tf1.train.AdamOptimizer(learning_rate, epsilon=1e-6)
-    update = optimizer.minimize(loss, global_step=global_step)
-    with tf.control_dependencies([update]):
-      train_op = tf.identity(loss)
+  with distributed.failure_ends_cluster(replica), tf.Graph().as_default():
+    with replica.device_scope():
+      train_op, global_step, learning_rate, model_variables = _train_graph(
+          opts, config, arrays, steps, quantizer, replica)
     init_fn = None
-    if opts.init_checkpoint:
+    if opts.init_checkpoint and replica.is_chief:
       init_fn = checkpoints.init_fn(
           checkpoints.resolve(opts.init_checkpoint, 'init_checkpoint'), model_variables,
           expected_missing=squad_model.expected_missing_in_float_checkpoint,
@@ -115,8 +118,33 @@ def train(opts):
         train_op, global_step,
         train_loop.LoopOptions(logdir=opts.output_dir, number_of_steps=steps,
                                log_steps=opts.log_steps,
-                               save_interval_secs=opts.save_checkpoints_secs),
-        init_fn=init_fn, log_tensors={'learning_rate': learning_rate})
+                               save_interval_secs=opts.save_checkpoints_secs,
+                               master=opts.master),
+        init_fn=init_fn, log_tensors={'learning_rate': learning_rate}, replica=replica)
+
+
+def _train_graph(opts, config, arrays, steps, quantizer, replica):
+  """The training graph: (train_op, global_step, learning_rate, the model's variables)."""
+  tf1.set_random_seed(opts.seed)
+  dataset = tf.data.Dataset.from_tensor_slices(arrays).shuffle(
+      len(arrays['input_ids']), seed=opts.seed).repeat().batch(opts.train_batch_size,
+                                                               drop_remainder=True)
+  batch = tf1.data.make_one_shot_iterator(dataset).get_next()
+  start, end = squad_model.create_model(
+      config, True, *[batch[n] for n in squad_data.INPUT_NAMES], quantizer=quantizer)
+  loss = squad_model.span_loss(start, end, batch['start_positions'], batch['end_positions'])
+  # The QAT rewrite must see the forward graph only: before the optimizer builds gradients.
+  squad_model.quantize_graph(quantizer, True, config, opts.rewriter_score_floor)
+  model_variables = [v for v in tf1.global_variables() if 'global_step' not in v.op.name]
+  global_step = tf1.train.get_or_create_global_step()
+  learning_rate = _learning_rate(opts, steps)
+  loss = train_loop.guard_loss(loss)
+  optimizer = distributed.wrap_optimizer(tf1.train.AdamOptimizer(learning_rate, epsilon=1e-6),
+                                         replica)
+  update = optimizer.minimize(loss, global_step=global_step)
+  with tf.control_dependencies([update]):
+    train_op = tf.identity(loss)
+  return train_op, global_step, learning_rate, model_variables
 
 
 def _checkpoint(opts):
@@ -134,7 +162,7 @@ def graph_logits(opts, config, arrays, checkpoint):
   with tf.Graph().as_default():
     inputs = _placeholders(None, opts.max_seq_length)
     start, end = squad_model.create_model(config, False, *inputs, quantizer=quantizer)
-    squad_model.quantize_graph(quantizer, is_training=False)
+    squad_model.quantize_graph(quantizer, False, config, opts.rewriter_score_floor)
     with tf1.Session() as sess:
       _restore(sess, checkpoint)
       starts, ends = [], []
@@ -206,7 +234,7 @@ def export_models(opts):
   with tf.Graph().as_default():
     inputs = _placeholders(1, opts.max_seq_length)
     squad_model.create_model(config, False, *inputs, quantizer=quantizer)
-    squad_model.quantize_graph(quantizer, is_training=False)
+    squad_model.quantize_graph(quantizer, False, config, opts.rewriter_score_floor)
     with tf1.Session() as sess:
       _restore(sess, checkpoint)
       graph_def = convert.freeze_session(sess, squad_model.OUTPUT_NAMES)

@@ -14,7 +14,8 @@
 # Settings (environment variables; the QUICK=1 value in brackets where it differs):
 #   RUN_DIR=/tmp/mobilebert_quantize  CONFIG=synthetic_small_qat (a name of mobilebert.configs)
 #   NUM_TRAIN=4000 [2000]  NUM_DEV=400 [200]  TOWNS_PER_PASSAGE=1 (2: harder, see g3doc)  MAX_SEQ_LENGTH=96
-#   BATCH_SIZE=32  FLOAT_STEPS=2000 [1500]  FLOAT_LR=0.001  QAT_STEPS=300 [200]  QAT_LR=0.00003
+#   BATCH_SIZE=32  FLOAT_STEPS=2000 [800]  FLOAT_LR=0.001  QAT_STEPS=600 [150]  QAT_LR=0.00003
+#   SCORE_FLOOR=-12 (rewriter placement: lowest attention score its ranges keep; 0: plain EMA)
 #   (FLOAT_STEPS=4000 over-fits to loss ~0: PTQ and QAT then collapse, g3doc/mobilebert.md)
 #   LATENCY_ROUNDS=30 [10]  SEED=0
 #   SKIP_SETUP_ENV=1 (skip scripts/setup_env.sh, use the existing .venv)
@@ -29,16 +30,15 @@ NUM_DEV="${NUM_DEV:-$(preset 400 200)}"
 TOWNS_PER_PASSAGE="${TOWNS_PER_PASSAGE:-1}"
 MAX_SEQ_LENGTH="${MAX_SEQ_LENGTH:-96}"
 BATCH_SIZE="${BATCH_SIZE:-32}"
-FLOAT_STEPS="${FLOAT_STEPS:-$(preset 2000 1500)}"
+FLOAT_STEPS="${FLOAT_STEPS:-$(preset 2000 800)}"
 FLOAT_LR="${FLOAT_LR:-0.001}"
-QAT_STEPS="${QAT_STEPS:-$(preset 300 200)}"
+QAT_STEPS="${QAT_STEPS:-$(preset 600 150)}"
 QAT_LR="${QAT_LR:-0.00003}"
+SCORE_FLOOR="${SCORE_FLOOR:--12}"
 LATENCY_ROUNDS="${LATENCY_ROUNDS:-$(preset 30 10)}"
 SEED="${SEED:-0}"
 DATA="$RUN_DIR/data"
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
-
-# Runs a python step quietly; its log goes to $RUN_DIR/logs/<name>.log (shown on failure).
 
 # The config's file (an unknown name fails here, listing the known ones: the last stderr line).
 mkdir -p "$RUN_DIR/logs"
@@ -75,7 +75,7 @@ for Q in rewriter hand; do
   start=$(date +%s)
   run "qat_$Q" "${COMMON[@]}" --output_dir="$RUN_DIR/qat_$Q" --init_checkpoint="$RUN_DIR/float" \
     --use_quantized_training --quantizer="$Q" --do_train --num_train_steps="$QAT_STEPS" \
-    --learning_rate="$QAT_LR" --warmup_proportion=0 --do_predict \
+    --learning_rate="$QAT_LR" --warmup_proportion=0 --rewriter_score_floor="$SCORE_FLOOR" --do_predict \
     --results_file="$RUN_DIR/qat_$Q/graph.results.json" --export_dir="$RUN_DIR/qat_$Q/export" \
     --predict_exported
   QAT_SECS[$Q]=$(( $(date +%s) - start ))
@@ -92,6 +92,7 @@ run report -m mobilebert.quantization_report --run_dir="$RUN_DIR" \
   --row="MobileBERT $CONFIG QAT hand (graph)=$RUN_DIR/qat_hand/graph.results.json" \
   --row="MobileBERT $CONFIG QAT hand int8 TFLite=$RUN_DIR/qat_hand/export/model_quant.tflite.results.json" \
   --extra_json="{\"quick\": ${QUICK:-0}, \"float_steps\": $FLOAT_STEPS, \"qat_steps\": $QAT_STEPS,
+ \"qat_lr\": $QAT_LR, \"score_floor\": $SCORE_FLOOR,
  \"float_secs\": $FLOAT_SECS, \"qat_rewriter_secs\": ${QAT_SECS[rewriter]},
  \"qat_hand_secs\": ${QAT_SECS[hand]}, \"wall_secs\": $(( $(date +%s) - RUN_START ))}"
 cat "$RUN_DIR/report.md"

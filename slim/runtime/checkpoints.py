@@ -193,6 +193,8 @@ def restore_for_export(sess, checkpoint_path):
       bound = tf.reduce_max(tf.abs(weights), axis=list(range(weights.shape.rank - 1)))
       value = -bound if variable.op.name.endswith('/min') else bound
       assigns.append(variable.assign(tf.reshape(value, variable.shape)))
-    # One run: a run per variable re-prunes the whole graph each time (minutes for a detector).
+    # One run for all: a run per variable re-extends the session's graph each time (about a
+    # second each on a MOSAIC export, two minutes in all). The folded weights read only restored
+    # variables, never a range, so the order of the assignments does not matter.
     if assigns:
       sess.run(assigns)

@@ -1,11 +1,16 @@
 """The two QAT placements (hand-inserted, slim.quantize) by op name, and the int8 TFLite models."""
+import math
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from mobilebert import attention_ranges
 from mobilebert import export
 from mobilebert import hand_quantize
+from mobilebert import modeling
 from mobilebert import squad_model
+from slim.quantize import quantizers
 from slim.tflite import convert
 from slim.tflite import inspection
 from tests.mobilebert import test_modeling
@@ -27,7 +32,7 @@ def _graph(quantizer, is_training=False, num_hidden_layers=2):
                 for n in export.squad_data.INPUT_NAMES]
       config = test_modeling.tiny_config(num_hidden_layers=num_hidden_layers)
       squad_model.create_model(config, is_training, *inputs, quantizer=quantizer)
-      squad_model.quantize_graph(quantizer, is_training)
+      squad_model.quantize_graph(quantizer, is_training, config)
     _GRAPHS[key] = graph
   return _GRAPHS[key]
 
@@ -111,6 +116,55 @@ def testRewriter_NoHandUnitsAndTrainingGraphHasRangeUpdates():
   names = [op.name for op in graph.get_operations()]
   assert not [n for n in names if 'MobileBert' in n]
   assert any(n.endswith('output_quant/AssignMinEma') for n in names)
+
+
+def testRewriter_AttentionScoreRangesFloored():
+  graph = _graph('rewriter', is_training=True, num_hidden_layers=1)
+  scaled_floor = attention_ranges.SCORE_FLOOR
+  raw_floor = scaled_floor * math.sqrt(modeling.attention_head_size(test_modeling.tiny_config()))
+  attention = LAYER + 'attention/self/'
+  for op, floor in (('MatMul', raw_floor), ('Mul', scaled_floor), ('mul_1', scaled_floor),
+                    ('add', scaled_floor)):
+    floored = graph.get_operation_by_name(
+        attention + op + '/output_quant/' + attention_ranges.FLOORED_MIN_NAME)
+    assert tf.get_static_value(floored.inputs[1]) == pytest.approx(floor), op
+  # The context product and everything else keep plain EMA ranges.
+  names = {op.name for op in graph.get_operations()}
+  assert attention + 'MatMul_1/output_quant/BatchMin' in names
+  assert not [n for n in names if attention_ranges.FLOORED_MIN_NAME in n and
+              not n.startswith(attention)]
+
+
+def testFlooredQuantizer_TrainingSaturatesBelowFloorEvalReadsRange():
+  quantizer = attention_ranges.FlooredMovingAverageQuantizer(-12.0)
+  def spec(is_training):
+    return quantizers.UnitSpec(
+        name_prefix='scores/output_quant', num_bits=8, per_channel=False, symmetric=False,
+        narrow_range=False, init_min=-6.0, init_max=6.0, is_training=is_training,
+        vars_collection=tf1.GraphKeys.MOVING_AVERAGE_VARIABLES, ema_decay=0.999)
+  values = [-300.0, -1.0, 0.0, 12.0]
+  with tf.Graph().as_default():
+    x = tf1.placeholder(tf.float32, [4])
+    trained = quantizer.quantize(x, spec(True))
+    with tf1.Session() as sess:
+      sess.run(tf1.global_variables_initializer())
+      out = sess.run(trained, {x: values})
+      low, high = sess.run(['scores/output_quant/min:0', 'scores/output_quant/max:0'])
+  # Zero-debiased: after one step the range is that batch's, its min floored.
+  assert (low, high) == (pytest.approx(-12.0, rel=1e-4), pytest.approx(12.0, rel=1e-4))
+  assert out[0] == pytest.approx(-12.0, abs=0.1) and out[1] == pytest.approx(-1.0, abs=0.06)
+  with tf.Graph().as_default():
+    x = tf1.placeholder(tf.float32, [4])
+    served = quantizer.quantize(x, spec(False))
+    assert not [op for op in tf1.get_default_graph().get_operations()
+                if op.name.endswith(attention_ranges.FLOORED_MIN_NAME)]
+    with tf1.Session() as sess:
+      sess.run(tf1.global_variables_initializer())
+      for v, value in zip(tf1.global_variables(), (low, high)):
+        v.load(value, sess)
+      np.testing.assert_allclose(sess.run(served, {x: values}), out)
+  with pytest.raises(ValueError, match='negative floor'):
+    attention_ranges.FlooredMovingAverageQuantizer(0.0)
 
 
 def _frozen(quantizer):

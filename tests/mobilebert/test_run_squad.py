@@ -7,10 +7,15 @@ import subprocess
 import sys
 
 import pytest
+import tensorflow as tf
 
+from mobilebert import modeling
 from mobilebert import run_squad
+from mobilebert import squad_data
 from mobilebert import squad_runner
 from mobilebert import synthetic_squad
+from mobilebert import tokenization
+from slim.runtime import distributed
 from tests import helpers
 from tests.mobilebert import test_modeling
 
@@ -84,11 +89,77 @@ def testTrain_InputErrorsNamed(setup, overrides, message):
     squad_runner.train(opts)
 
 
+def testValidate_PositiveScoreFloorIsAnError(setup):
+  tmp_path, flags = setup
+  with pytest.raises(ValueError, match=re.escape(
+      '--rewriter_score_floor=1.0: expected a value <= 0 (0: plain EMA ranges)')):
+    run_squad._validate(_options(flags, output_dir=str(tmp_path), do_train=True,  # pylint: disable=protected-access
+                                 rewriter_score_floor=1.0))
+
+
 def testValidate_NothingToDoIsAnError(setup):
   tmp_path, flags = setup
   with pytest.raises(ValueError, match='At least one of --do_train, --do_predict or '
                      '--export_dir must be given'):
     run_squad._validate(_options(flags, output_dir=str(tmp_path)))  # pylint: disable=protected-access
+
+
+CLUSTER = {'ps': ['localhost:2000'], 'worker': ['localhost:3000', 'localhost:3001']}
+
+
+def testTrainGraph_SyncReplicasOnPs_RewriterRangesIncluded(setup):
+  tmp_path, flags = setup
+  opts = _options(flags, output_dir=str(tmp_path / 'o'), use_quantized_training=True,
+                  quantizer='rewriter', num_replicas=2)
+  replica = distributed.resolve(
+      num_replicas=2, sync=True,
+      tf_config=json.dumps({'cluster': CLUSTER, 'task': {'type': 'worker', 'index': 1}}))
+  tokenizer = tokenization.FullTokenizer(opts.vocab_file)
+  config = modeling.BertConfig.from_json_file(opts.bert_config_file)
+  features = squad_data.convert_examples_to_features(
+      squad_data.read_squad_examples(opts.train_file, True), tokenizer, opts.max_seq_length,
+      opts.doc_stride, opts.max_query_length, True)
+  with tf.Graph().as_default() as graph, replica.device_scope():
+    squad_runner._train_graph(  # pylint: disable=protected-access
+        opts, config, squad_data.feature_arrays(features), 10, 'rewriter', replica)
+  variables = graph.get_collection(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES)
+  assert any(v.op.name.endswith('act_quant/max') for v in variables)
+  assert {v.device for v in variables} == {'/job:ps/task:0'}
+  assert [op for op in graph.get_operations() if op.type == 'ResourceConditionalAccumulator']
+  matmuls = [op for op in graph.get_operations() if op.type == 'MatMul']
+  assert matmuls and all(op.device == '/job:worker/task:1' for op in matmuls)
+
+
+def testRunSquad_ReplicasWithoutClusterIsOneLineError(setup, monkeypatch):
+  tmp_path, flags = setup
+  monkeypatch.delenv(distributed.TF_CONFIG, raising=False)
+  result = _run_squad(*flags, '--output_dir=%s' % (tmp_path / 'o'), '--do_train',
+                      '--num_replicas=2', '--num_ps_tasks=1')
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1].startswith(
+      'ERROR: --num_replicas=2 --num_ps_tasks=1 need a cluster')
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1260)
+def testLoopbackCluster_SyncQatRewriter(setup):
+  tmp_path, flags = setup
+  out = str(tmp_path / 'train')
+  steps = 6
+  cluster = helpers.LoopbackCluster(str(tmp_path), [
+      '-m', 'mobilebert.run_squad', *flags, '--output_dir=%s' % out, '--do_train',
+      '--num_train_steps=%d' % steps, '--use_quantized_training', '--quantizer=rewriter',
+      '--log_steps=1'])
+  try:
+    cluster.start_all()
+    codes = cluster.wait(1200)
+    assert codes == {'ps0': 0, 'worker0': 0, 'worker1': 0}, cluster.tails()
+    latest = tf.train.latest_checkpoint(out)
+    assert latest == os.path.join(out, 'model.ckpt-%d' % steps), cluster.tails()
+    assert any(n.endswith('act_quant/max') for n, _ in tf.train.list_variables(latest))
+    assert max(cluster.logged_steps('worker1')) == steps
+  finally:
+    cluster.kill()
 
 
 @pytest.mark.slow
