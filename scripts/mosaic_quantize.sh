@@ -51,28 +51,35 @@ read -r -a MODELS <<< "${MODELS:-MOSAIC DeepLab}"
 declare -A VARIANT=([MOSAIC]=mobilenet_multi_avg_seg [DeepLab]=mobilenet_v2)
 declare -A HEAD=([MOSAIC]="--segmentation_head=mosaic"
                  [DeepLab]="--segmentation_head=deeplab --image_pooling_crop_size=$CROP,$CROP")
+for NAME in "${MODELS[@]}"; do  # Checked before minutes of dataset generation.
+  if [ -z "${VARIANT[$NAME]:-}" ]; then
+    echo "ERROR: MODELS: unknown model '$NAME'; expected some of: MOSAIC DeepLab" >&2
+    exit 1
+  fi
+done
 
 log "synthetic dataset (${SYNTHETIC_SIZE}px, $NUM_TRAIN train / $NUM_VAL val images) -> $DATA"
 if ! ls "$TFRECORD"/val-*.tfrecord >/dev/null 2>&1; then
   run synthetic -m datasets.synthetic --output_dir="$DATA" --convert --size="$SYNTHETIC_SIZE" \
     --num_train="$NUM_TRAIN" --num_val="$NUM_VAL"
 fi
-NUM_CLASSES=$("$PY" -c "from datasets import data_generator as d
-print(d.get_dataset_descriptor('synthetic').num_classes)" 2>/dev/null)
+# One python start-up (seconds each on a loaded machine) for the look-ups: the class count and
+# the input node of each backbone.
+read -r NUM_CLASSES MOSAIC_INPUT DEEPLAB_INPUT <<< "$("$PY" -c "
+from datasets import data_generator as d
+from slim.nets import registry
+print(d.get_dataset_descriptor('synthetic').num_classes, *(registry.get(v).quant_input_node
+      for v in ('${VARIANT[MOSAIC]}', '${VARIANT[DeepLab]}')))" 2>/dev/null)"
+declare -A INPUT_NODES=([MOSAIC]="$MOSAIC_INPUT" [DeepLab]="$DEEPLAB_INPUT")
 
 TFLITE_ROWS=()
 GRAPH_ROWS=()
 FROZEN=()
 for NAME in "${MODELS[@]}"; do
-  if [ -z "${VARIANT[$NAME]:-}" ]; then
-    echo "ERROR: MODELS: unknown model '$NAME'; expected some of: MOSAIC DeepLab" >&2
-    exit 1
-  fi
   M="$RUN_DIR/$NAME"
   MV="${VARIANT[$NAME]}"
   read -r -a HEAD_FLAGS <<< "${HEAD[$NAME]}"
-  INPUT_NODE=$("$PY" -c "from slim.nets import registry
-print(registry.get('$MV').quant_input_node)" 2>/dev/null)
+  INPUT_NODE="${INPUT_NODES[$NAME]}"
   COMMON=(--model_variant="$MV" "${HEAD_FLAGS[@]}" --dataset=synthetic --dataset_dir="$TFRECORD"
           --batch_norm_decay="$BN_DECAY" --output_stride=16)
   TRAIN=(--train_split=train --train_crop_size="$CROP,$CROP" --train_batch_size="$BATCH"

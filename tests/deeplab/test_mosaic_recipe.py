@@ -41,6 +41,15 @@ def testMosaicQuantize_ReportRowsForBothModels(tmp_path):
   assert '| MOSAIC QAT int8 |' in result.stdout
 
 
+def testMosaicQuantize_UnknownModelIsNamedBeforeAnyWork(tmp_path):
+  run_dir = tmp_path / 'run'
+  result = helpers.run_script('mosaic_quantize.sh', [str(run_dir)], env={'MODELS': 'MOSAIC Foo'})
+  assert result.returncode == 1
+  assert result.stderr.strip() == (
+      "ERROR: MODELS: unknown model 'Foo'; expected some of: MOSAIC DeepLab")
+  assert not (run_dir / 'synthetic').exists()  # No dataset was generated for it.
+
+
 def _fake_cityscapes(root, size=(48, 96)):
   """Writes a tiny Cityscapes in the official unpacked layout (leftImg8bit/ and gtFine/ with
   labelIds PNGs: what scripts/convert_cityscapes.sh reads): two train cities, one val city."""
