@@ -212,6 +212,10 @@ def benchmark_depth(config, depth_multiplier, work_dir):
     record['conversion_seconds'][kind] = round(seconds, 3)
     record['quantized_fraction'][kind] = round(tflite_inspect.quantized_fraction(model), 4)
     record['fully_integer'][kind] = kind != recipe.FLOAT and not float_ops
+  if recipe.INT8 in models:
+    model = convert.check_model(models[recipe.INT8], True, recipe.INT8, float_argmax=True)
+    models[recipe.INT8_FLOAT_ARGMAX] = model
+    record['tflite_bytes'][recipe.INT8_FLOAT_ARGMAX] = len(model)
   record['latency'] = {}
   for threads in config.threads:
     logging.info('dm %s: TFLite latency, %d thread(s)', dm, threads)

@@ -35,6 +35,9 @@ OUTPUT_STRIDE = 16
 IGNORE_LABEL = 255
 FLOAT, UINT8, INT8 = 'float', 'uint8', 'int8'
 KINDS = (FLOAT, UINT8, INT8)
+# The int8 model with its ARG_MAX reading a DEQUANTIZE'd input (slim.tflite.float_argmax): the
+# same labels; timed beside the integer-only one (convert_to_tflite.py --float_argmax).
+INT8_FLOAT_ARGMAX = 'int8_float_argmax'
 PER_TENSOR, PER_CHANNEL = 'per_tensor', 'per_channel'
 # The original recipe's rewrite with tf.contrib.quantize's two-convolution BN fold (timing only).
 PER_TENSOR_CONTRIB_FOLD = 'per_tensor_contrib_fold'

@@ -9,7 +9,9 @@ agree.
 New flags: --inference_type=int8 converts a per-channel export (`export_model.py
 --quantize_per_channel`) to int8 with per-channel weight scales (on x86 the uint8 per-tensor model
 is not faster than float; int8 is). A model that still contains float ops is refused, naming them,
-unless --allow_float_ops is set.
+unless --allow_float_ops is set. --float_argmax feeds the ArgMax a dequantized copy of its
+8-bit input (the same labels; on x86 TFLite's 8-bit ARG_MAX kernel costs several times its float
+one, see g3doc/quantize.md section 5); the model then has those two float ops.
 """
 
 from absl import flags
@@ -31,7 +33,7 @@ def convert_file(opts):
                                             'quantized_graph_def_path')
   tflite_model = tflite_utils.convert(graph_def, opts.input_tensor_name, opts.output_tensor_name,
                                       opts.inference_type, opts.allow_float_ops,
-                                      opts.model_variant)
+                                      opts.model_variant, opts.float_argmax)
   fileio.atomic_write_bytes(opts.output_tflite_path, tflite_model)
   return tflite_model, graph_def
 

@@ -277,6 +277,10 @@ class ConvertOptions:
                              enum_values=('uint8', 'int8'))
   allow_float_ops: bool = flag(False, 'New: accept a converted model that still has float ops '
                                '(mixed model) instead of refusing it.')
+  float_argmax: bool = flag(False, 'New: the ArgMax reads a dequantized (float) copy of its '
+                            '8-bit input: the same labels, faster on x86 CPUs (TFLite\'s 8-bit '
+                            'ARG_MAX kernel is slow there), but the model is no longer '
+                            'integer-only.')
   model_variant: str = 'mobilenet_v2'
 
 

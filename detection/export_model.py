@@ -56,6 +56,12 @@ class ExportOptions(det_options.ModelFlags, det_options.DatasetFlags, det_option
   use_regular_nms: bool = flag(False, 'Per-class NMS instead of the fast class-agnostic one.')
   calibration_split: str = flag('train', 'Split of the PTQ calibration images.')
   num_calibration_images: int = flag(100, 'PTQ calibration images.')
+  float_postprocess_inputs: bool = flag(
+      False, 'New, uint8 only: dequantize the box encodings and scores right before the '
+      'post-processing op (as the int8 model) instead of feeding it uint8 as the OD API. The '
+      "op's kernel then reads float anchors too; with uint8 inputs it reads uint8 anchors, one "
+      "scale over [0, largest anchor side], which moves RetinaNet's anchor centres by up to "
+      '1/76 of the image and costs AP at high IoU (g3doc/detection.md).')
 
 
 def _check(opts):
@@ -63,6 +69,10 @@ def _check(opts):
   if opts.tflite_type in ('uint8', 'int8') and opts.tflite_output_file and not quantized:
     raise ValueError('--tflite_type=%s needs a QAT graph (--quantize_delay_step >= 0); a float '
                      'checkpoint converts with --tflite_type=float or ptq_int8' % opts.tflite_type)
+  if opts.float_postprocess_inputs and opts.tflite_type != 'uint8':
+    raise ValueError('--float_postprocess_inputs applies to --tflite_type=uint8 only (the '
+                     'other models feed the post-processing op float already), got %s'
+                     % opts.tflite_type)
   if opts.tflite_type in ('float', 'ptq_int8') and quantized:
     raise ValueError('--tflite_type=%s converts a float graph: drop --quantize_delay_step'
                      % opts.tflite_type)
@@ -95,7 +105,7 @@ def export(opts):
           sess, spec, num_classes, max_detections=opts.max_detections,
           score_threshold=opts.nms_score_threshold, iou_threshold=opts.nms_iou_threshold,
           use_regular_nms=opts.use_regular_nms,
-          quantized_inputs=opts.tflite_type != 'int8')
+          quantized_inputs=opts.tflite_type != 'int8' and not opts.float_postprocess_inputs)
   fileio.atomic_write_bytes(opts.export_path, graph_def.SerializeToString())
   summary = dict(export_path=opts.export_path, checkpoint=checkpoint, quantized=quantized,
                  image_size=image_size, num_classes=num_classes)

@@ -4,6 +4,7 @@ from typing import Optional
 
 from datasets import build_coco_data
 from detection import architecture
+from slim.runtime import distributed
 from slim.runtime import options
 
 flag = options.flag
@@ -41,3 +42,25 @@ class QuantizeFlags:
   """DeepLab's QAT flag."""
   quantize_delay_step: int = flag(-1, 'Steps to start quantized training (fake quantization). '
                                   'If < 0, will not quantize model.')
+
+
+@dataclasses.dataclass
+class ClusterFlags:
+  """DeepLab's cluster flags (slim.runtime.distributed; TF_CONFIG, when set, gives the same)."""
+  master: str = flag('', 'BNS name of the tensorflow server')
+  num_replicas: int = flag(1, 'Number of worker replicas.')
+  startup_delay_steps: int = flag(15, 'Number of training steps between replicas startup.')
+  num_ps_tasks: int = flag(0, 'The number of parameter servers. If the value is 0, then the '
+                           'parameters are handled locally by the worker.')
+  task: int = flag(0, 'The task ID.')
+  sync_replicas: bool = flag(True, 'With several replicas, average their gradients each step '
+                             '(SyncReplicasOptimizer, --num_replicas of them); false: '
+                             'asynchronous updates, replica t starting at global step '
+                             't * --startup_delay_steps.')
+
+  def replica(self):
+    """This process's slim.runtime.distributed.Replica (ClusterError on impossible flags)."""
+    return distributed.resolve(master=self.master, num_replicas=self.num_replicas,
+                               num_ps_tasks=self.num_ps_tasks, task=self.task,
+                               sync=self.sync_replicas,
+                               startup_delay_steps=self.startup_delay_steps)

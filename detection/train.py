@@ -11,6 +11,11 @@ Loss: focal (alpha 0.25, gamma 1.5) + 50 x Huber (delta 0.1) + L2 (detection.los
 on one clone, as DeepLab does (--num_clones must be 1 with it). Restarting the same command
 resumes from the latest checkpoint of --train_logdir; --tf_initial_checkpoint is only read by
 a fresh run (QAT ranges absent from a float checkpoint keep their initial values).
+
+Multi-worker: the cluster flags and TF_CONFIG of deeplab/train.py (g3doc/distributed.md); every
+task runs the same command, e.g. 1 ps + 2 synchronous workers:
+  TF_CONFIG='{"cluster": {"ps": ["h0:2222"], "worker": ["h1:2222", "h2:2222"]},
+              "task": {"type": "worker", "index": 0}}' python detection/train.py ...
 """
 import dataclasses
 from typing import List, Optional
@@ -29,6 +34,7 @@ from detection import model
 from detection import names
 from detection import options as det_options
 from slim.runtime import checkpoints
+from slim.runtime import distributed
 from slim.runtime import entry
 from slim.runtime import options
 from slim.runtime import train_loop
@@ -38,7 +44,8 @@ _QUANT_RANGE_SUFFIXES = ('/min', '/max')
 
 
 @dataclasses.dataclass
-class TrainOptions(det_options.ModelFlags, det_options.DatasetFlags, det_options.QuantizeFlags):
+class TrainOptions(det_options.ModelFlags, det_options.DatasetFlags, det_options.QuantizeFlags,
+                   det_options.ClusterFlags):
   """Flags of the detection trainer (DeepLab's names where one exists)."""
   train_logdir: Optional[str] = flag(None, 'Where the checkpoint and logs are stored.',
                                      kind='string', required=True)
@@ -76,19 +83,31 @@ def _learning_rate(opts, global_step):
                                                name='learning_rate')
 
 
-def build_train_graph(opts):
-  """Input pipeline, model, losses, (QAT rewrite), Adam; returns a dict of the tensors."""
-  spec = opts.spec()
-  num_classes = opts.num_classes()
-  image_size = opts.input_size()
-  global_step = tf.compat.v1.train.get_or_create_global_step()
+def train_inputs(opts):
+  """The augmented, anchor-labelled training batches: (images, class_targets, box_targets)."""
   with tf.device('/cpu:0'):
     batches = data.train_batches(
-        data.split_files(opts.dataset_dir, opts.train_split), spec, image_size,
+        data.split_files(opts.dataset_dir, opts.train_split), opts.spec(), opts.input_size(),
         opts.train_batch_size, opts.min_scale_factor, opts.max_scale_factor, seed=opts.seed)
     images, class_targets, box_targets = tf.compat.v1.data.make_one_shot_iterator(
         batches).get_next()
-  images.set_shape([opts.train_batch_size, image_size, image_size, 3])
+  images.set_shape([opts.train_batch_size, opts.input_size(), opts.input_size(), 3])
+  return images, class_targets, box_targets
+
+
+def build_train_graph(opts, images, class_targets, box_targets, num_classes,
+                      replica=distributed.LOCAL):
+  """Model, losses, (QAT rewrite), Adam on the given batches; returns a dict of the tensors.
+
+  Args:
+    opts: TrainOptions.
+    images: float [batch, size, size, 3] in [-1, 1].
+    class_targets, box_targets: the anchor targets of detection.data.train_batches.
+    num_classes: the largest category id.
+    replica: slim.runtime.distributed.Replica; synchronous replicas wrap the optimizer.
+  """
+  spec = opts.spec()
+  global_step = tf.compat.v1.train.get_or_create_global_step()
   outputs = model.build(images, spec, num_classes, is_training=True,
                         weight_decay=opts.weight_decay, bn_decay=opts.batch_norm_decay)
   class_loss, box_loss = losses.retinanet_losses(outputs.class_logits, outputs.box_outputs,
@@ -100,7 +119,8 @@ def build_train_graph(opts):
   if opts.quantize_delay_step >= 0:
     contrib_quantize.create_training_graph(quant_delay=opts.quantize_delay_step)
   learning_rate = _learning_rate(opts, global_step)
-  optimizer = tf.compat.v1.train.AdamOptimizer(learning_rate)
+  optimizer = distributed.wrap_optimizer(tf.compat.v1.train.AdamOptimizer(learning_rate),
+                                         replica)
   update_ops = tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)
   with tf.control_dependencies(update_ops):
     grad_updates = optimizer.minimize(total_loss, global_step=global_step)
@@ -131,8 +151,13 @@ def _init_fn(opts):
 def train(opts):
   """Trains to --training_number_of_steps; returns the final global step.
 
+  On a cluster (TF_CONFIG or --num_replicas/--num_ps_tasks/--task/--master) this process is
+  one ps or worker task (slim.runtime.distributed, as deeplab/train.py); a ps task returns None
+  when the chief finished. Only the chief reads --tf_initial_checkpoint.
+
   Raises:
     ValueError: bad options, dataset or checkpoint (named in the message).
+    slim.runtime.distributed.ClusterError: an impossible cluster (flags or TF_CONFIG).
     slim.runtime.train_loop.NonFiniteLossError: the loss became NaN/Inf.
   """
   if opts.num_clones != 1:
@@ -141,19 +166,26 @@ def train(opts):
   if opts.training_number_of_steps < 1:
     raise ValueError('--training_number_of_steps must be >= 1, got %d'
                      % opts.training_number_of_steps)
-  with tf.Graph().as_default():
+  replica = opts.replica()
+  if replica.is_ps:
+    distributed.serve_ps(replica)
+    return None
+  with distributed.failure_ends_cluster(replica), tf.Graph().as_default():
     if opts.seed is not None:
       tf.compat.v1.set_random_seed(opts.seed)
-    t = build_train_graph(opts)
+    with replica.device_scope():
+      t = build_train_graph(opts, *train_inputs(opts), opts.num_classes(), replica)
     return train_loop.train(
         t['train_op'], t['global_step'],
         train_loop.LoopOptions(logdir=opts.train_logdir,
                                number_of_steps=opts.training_number_of_steps,
                                log_steps=opts.log_steps,
                                save_interval_secs=opts.save_interval_secs,
-                               save_summaries_secs=opts.save_summaries_secs),
-        init_fn=_init_fn(opts),
-        log_tensors={'class_loss': t['class_loss'], 'box_loss': t['box_loss']})
+                               save_summaries_secs=opts.save_summaries_secs,
+                               master=opts.master),
+        init_fn=_init_fn(opts) if replica.is_chief else None,
+        log_tensors={'class_loss': t['class_loss'], 'box_loss': t['box_loss']},
+        replica=replica)
 
 
 def main(unused_argv):

@@ -17,11 +17,7 @@
 #   INITIAL_CHECKPOINT (none) SKIP_SETUP_ENV=1
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-if [ "${SKIP_SETUP_ENV:-0}" != 1 ]; then bash scripts/setup_env.sh; fi
-PY="$ROOT/.venv/bin/python"
-: "${CITYSCAPES_TFRECORD:?set CITYSCAPES_TFRECORD to the cityscapes/tfrecord folder}"
-EXP="${1:-$ROOT/exp/cityscapes_mosaic}"
+fail() { echo "ERROR: $*" >&2; exit 1; }
 STEPS="${STEPS:-100000}"
 QAT_STEPS="${QAT_STEPS:-20000}"
 CROP="${CROP:-769}"
@@ -32,6 +28,24 @@ EVAL_CROP="${EVAL_CROP:-1025,2049}"
 DATASET="${DATASET:-cityscapes}"
 TRAIN_SPLIT="${TRAIN_SPLIT:-train_fine}"
 EVAL_SPLIT="${EVAL_SPLIT:-val_fine}"
+# The data is checked before anything is set up or trained: a wrong folder is one line, not a
+# trainer's trace after minutes of set-up.
+[ -n "${CITYSCAPES_TFRECORD:-}" ] || fail "CITYSCAPES_TFRECORD is not set; expected the"\
+" tfrecord folder written by scripts/convert_cityscapes.sh"
+[ -d "$CITYSCAPES_TFRECORD" ] || fail "CITYSCAPES_TFRECORD: no folder '$CITYSCAPES_TFRECORD';"\
+" expected the tfrecord folder written by scripts/convert_cityscapes.sh"
+CITYSCAPES_TFRECORD="$(cd "$CITYSCAPES_TFRECORD" && pwd)"
+for SPLIT in "$TRAIN_SPLIT" "$EVAL_SPLIT"; do
+  compgen -G "$CITYSCAPES_TFRECORD/$SPLIT-*" >/dev/null || fail "CITYSCAPES_TFRECORD:"\
+" no $SPLIT-* shards in $CITYSCAPES_TFRECORD (TRAIN_SPLIT=$TRAIN_SPLIT, EVAL_SPLIT=$EVAL_SPLIT)"
+done
+[[ "$EVAL_CROP" =~ ^[0-9]+,[0-9]+$ ]] || fail "EVAL_CROP='$EVAL_CROP'; expected HEIGHT,WIDTH"\
+" (e.g. 1025,2049)"
+EXP="${1:-$ROOT/exp/cityscapes_mosaic}"
+EXP="$(mkdir -p "$EXP" && cd "$EXP" && pwd)"  # A relative EXP_DIR is the caller's, not ROOT's.
+cd "$ROOT"
+if [ "${SKIP_SETUP_ENV:-0}" != 1 ]; then bash scripts/setup_env.sh; fi
+PY="$ROOT/.venv/bin/python"
 INIT=(); if [ -n "${INITIAL_CHECKPOINT:-}" ]; then INIT=(--tf_initial_checkpoint="$INITIAL_CHECKPOINT"); fi
 MV=mobilenet_multi_avg_seg
 COMMON=(--model_variant="$MV" --segmentation_head=mosaic --dataset="$DATASET"

@@ -123,7 +123,7 @@ def input_stats(model_variant):
 
 
 def convert(graph_def, input_tensor_name, output_tensor_name, inference_type='uint8',
-            allow_float_ops=False, model_variant='mobilenet_v2'):
+            allow_float_ops=False, model_variant='mobilenet_v2', float_argmax=False):
   """Converts a frozen QAT graph to an 8-bit TFLite flatbuffer.
 
   Args:
@@ -134,6 +134,7 @@ def convert(graph_def, input_tensor_name, output_tensor_name, inference_type='ui
     inference_type: 'uint8' (QUANTIZED_UINT8, the original) or 'int8'.
     allow_float_ops: accept a mixed model.
     model_variant: the registry record whose input statistics map uint8 pixels to the input.
+    float_argmax: the ArgMax reads a DEQUANTIZE of its 8-bit input (slim.tflite.float_argmax).
 
   Returns:
     The .tflite bytes.
@@ -146,7 +147,7 @@ def convert(graph_def, input_tensor_name, output_tensor_name, inference_type='ui
   return _CONVERTERS[inference_type](
       graph_def, [_op_name(input_tensor_name)], [_op_name(output_tensor_name)],
       [static_input_shape(graph_def, input_tensor_name)], mean_values=mean,
-      std_dev_values=std, allow_float_ops=allow_float_ops)
+      std_dev_values=std, allow_float_ops=allow_float_ops, float_argmax=float_argmax)
 
 
 def static_input_shape(graph_def, input_tensor_name):

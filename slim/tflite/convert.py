@@ -22,6 +22,7 @@ import tempfile
 
 import tensorflow as tf
 
+from slim.tflite import float_argmax as float_argmax_lib
 from slim.tflite import inspection as tflite_inspect
 from slim.tflite import interpreter as interpreter_lib
 
@@ -139,11 +140,13 @@ def v1_converter(graph_def, input_arrays, output_arrays, input_shapes):
     os.remove(pb_path)
 
 
-def check_model(model, allow_float_ops, inference_type):
+def check_model(model, allow_float_ops, inference_type, float_argmax=False):
   """Returns a converted `model` after checking it is usable.
 
   It must run in the default interpreter (XNNPACK included), and a quantized one must be fully
-  integer unless `allow_float_ops`.
+  integer unless `allow_float_ops`. With `float_argmax` the checked integer model's ARG_MAX is
+  then fed through a DEQUANTIZE (`slim.tflite.float_argmax`: the same labels, faster on x86);
+  those two ops are the only float ones it adds.
 
   Raises:
     NotFullyQuantizedError: float ops in a quantized model, listed.
@@ -153,11 +156,14 @@ def check_model(model, allow_float_ops, inference_type):
     float_ops = tflite_inspect.float_ops(model)
     if float_ops:
       raise NotFullyQuantizedError(float_ops, inference_type)
+  if float_argmax:
+    model = float_argmax_lib.dequantize_argmax_inputs(model)
   return interpreter_lib.check_runs(model, 'The converted %s model' % inference_type)
 
 
 def convert_uint8(graph_def, input_arrays, output_arrays, input_shapes, mean_values=127.5,
-                  std_dev_values=127.5, change_concat_input_ranges=False, allow_float_ops=False):
+                  std_dev_values=127.5, change_concat_input_ranges=False, allow_float_ops=False,
+                  float_argmax=False):
   """Legacy QUANTIZED_UINT8 (per-tensor) conversion of a frozen FakeQuant graph.
 
   Args:
@@ -168,6 +174,9 @@ def convert_uint8(graph_def, input_arrays, output_arrays, input_shapes, mean_val
     mean_values, std_dev_values: real = (q - mean) / std for the uint8 inputs.
     change_concat_input_ranges: the converter flag of the same name.
     allow_float_ops: accept a model where some ops stayed float.
+    float_argmax: feed ARG_MAX a DEQUANTIZE'd float input (`slim.tflite.float_argmax`): the
+      same labels; TFLite's 8-bit ARG_MAX kernel is several times slower than its float one
+      on x86. The model is then not integer-only.
 
   Returns:
     The .tflite flatbuffer bytes.
@@ -183,11 +192,11 @@ def convert_uint8(graph_def, input_arrays, output_arrays, input_shapes, mean_val
   converter.inference_input_type = tf.uint8
   converter.quantized_input_stats = {name: (mean_values, std_dev_values) for name in input_arrays}
   converter.change_concat_input_ranges = change_concat_input_ranges
-  return check_model(converter.convert(), allow_float_ops, 'uint8')
+  return check_model(converter.convert(), allow_float_ops, 'uint8', float_argmax)
 
 
 def convert_int8(graph_def, input_arrays, output_arrays, input_shapes, mean_values=127.5,
-                 std_dev_values=127.5, allow_float_ops=False):
+                 std_dev_values=127.5, allow_float_ops=False, float_argmax=False):
   """int8 conversion of a frozen FakeQuant graph (per-channel when the weights carry
   FakeQuantWithMinMaxVarsPerChannel, i.e. `experimental_create_eval_graph(per_channel=True)`).
 
@@ -206,7 +215,7 @@ def convert_int8(graph_def, input_arrays, output_arrays, input_shapes, mean_valu
   converter.inference_input_type = tf.int8
   converter.quantized_input_stats = {
       name: (mean_values - 128.0, std_dev_values) for name in input_arrays}
-  return check_model(converter.convert(), allow_float_ops, 'int8')
+  return check_model(converter.convert(), allow_float_ops, 'int8', float_argmax)
 
 
 def _refuse_non_tflite_bits(graph_def):

@@ -13,11 +13,14 @@ from benchmarks import report
 from slim import fileio
 
 
-def _latency(float_ms, uint8_ms, int8_ms):
+def _latency(float_ms, uint8_ms, int8_ms, int8_float_argmax_ms=None):
   def entry(ms):
     return {'min_ms': ms, 'median_ms': ms, 'runs_ms': [ms], 'speedup_min': float_ms / ms,
             'speedup_median': round(float_ms / ms, 3)}
-  return {'float': entry(float_ms), 'uint8': entry(uint8_ms), 'int8': entry(int8_ms)}
+  latency = {'float': entry(float_ms), 'uint8': entry(uint8_ms), 'int8': entry(int8_ms)}
+  if int8_float_argmax_ms is not None:
+    latency[report.INT8_FLOAT_ARGMAX] = entry(int8_float_argmax_ms)
+  return latency
 
 
 def _model(depth, uint8_bytes, latency, ratio, float_ops=None):
@@ -52,11 +55,14 @@ def _statuses(goals):
 
 
 def testEvaluateGoals_PassAndMissFromMeasuredValues():
-  results = _results([_model(1.0, 2_129_152, _latency(50.0, 55.0, 24.0), ratio=1.25),
+  results = _results([_model(1.0, 2_129_152, _latency(50.0, 55.0, 24.0, 20.0), ratio=1.25),
                       _model(0.5, 722_449, _latency(25.0, 27.0, 21.0), ratio=1.6)])
   goals = report.evaluate_goals(results)
   assert [g['status'] for g in goals] == [report.PASS, report.MISS, report.PASS, report.MISS,
-                                          report.PASS, report.MISS]
+                                          report.PASS, report.MISS, report.PASS,
+                                          report.NOT_MEASURED]
+  assert goals[6]['goal'].startswith('int8 TFLite with float ArgMax >= 2.0x')
+  assert goals[6]['measured'] == pytest.approx(50.0 / 20.0, abs=1e-3)
   assert goals[0]['measured'] == pytest.approx(50.0 / 24.0, abs=1e-3)
   assert goals[1]['target'] == 1.3 and goals[1]['measured'] == pytest.approx(25.0 / 21.0, 1e-3)
   assert goals[4]['target'] == 2_129_152 and goals[4]['measured'] == 2_129_152
@@ -70,16 +76,18 @@ def testEvaluateGoals_DepthNotRunIsNotMeasured():
       ('int8 TFLite >= 1.3x faster than float', report.MISS),
       ('QAT train step <= 1.3x float', report.PASS),
       ('uint8 TFLite <= 2,129,152 bytes', report.NOT_MEASURED),
-      ('uint8 TFLite <= 722,448 bytes', report.PASS)]
+      ('uint8 TFLite <= 722,448 bytes', report.PASS),
+      ('int8 TFLite with float ArgMax >= 2.0x faster than float', report.NOT_MEASURED),
+      ('int8 TFLite with float ArgMax >= 1.3x faster than float', report.NOT_MEASURED)]
 
 
 def testEvaluateGoals_TfmotPeer():
   results = _results([_model(1.0, 2_100_000, _latency(50.0, 55.0, 24.0), ratio=1.25)])
   results['peers'] = {'tfmot': _peer(1.0, 1.5)}
-  assert _statuses(report.evaluate_goals(results))[-1] == ("QAT/float step <= tfmot's",
+  assert _statuses(report.evaluate_goals(results))[-3] == ("QAT/float step <= tfmot's",
                                                            report.PASS)
   results['peers']['tfmot']['qat_step_over_float'] = 1.2
-  assert report.evaluate_goals(results)[-1]['status'] == report.MISS
+  assert report.evaluate_goals(results)[-3]['status'] == report.MISS
 
 
 def _peer(depth, ratio):
@@ -112,7 +120,8 @@ def testToMarkdown_TablesGoalsAndMixedModelWarning():
   results['goals'] = report.evaluate_goals(results)
   text = report.to_markdown(results, ['unit_latency.png'])
   assert '| 1.0 | 513 | 8,400,000 / 8,600,000 / 8,700,000 | 8,300,000 / 2,129,152 / 2,500,000 |' in text
-  assert '| 1.0 | 1 | 50.0 / 50.0 | 55.0 / 55.0 | 0.91 (0.91) | 25.0 / 25.0 | 2.00 (2.00) |' in text
+  assert ('| 1.0 | 1 | 50.0 / 50.0 | 55.0 / 55.0 | 0.91 (0.91) | 25.0 / 25.0 | 2.00 (2.00) | '
+          'n/a | n/a |') in text
   assert '| 1.0 | 513x513 x 8 | 2.000 / 2.000 | 2.400 / 2.400 | 1.25 (1.25) | n/a | n/a |' in text
   assert '**dm 1.0 int8 is NOT fully integer**' in text
   assert 'conv_14/depthwise (DEPTHWISE_CONV_2D)' in text
@@ -141,7 +150,8 @@ def testWriteResults_WritesEveryFileAtomically(tmp_path, monkeypatch):
   assert data['schema_version'] == report.SCHEMA_VERSION
   assert [g['status'] for g in data['goals']] == [report.NOT_MEASURED, report.MISS,
                                                   report.PASS, report.NOT_MEASURED,
-                                                  report.PASS]
+                                                  report.PASS, report.NOT_MEASURED,
+                                                  report.NOT_MEASURED]
   for png in paths['plots']:
     with open(png, 'rb') as f:
       assert f.read(8) == b'\x89PNG\r\n\x1a\n'
@@ -158,7 +168,7 @@ def testToMarkdown_ConversionFailureIsShownNotHidden():
   text = report.to_markdown(results)
   assert ("**dm 0.5 int8 conversion FAILED** (no size or latency for it): `ConverterError: "
           "'tfl.add' op operand #1 must be ...`") in text
-  assert '| 0.5 | 1 | 25.0 / 25.0 | 27.0 / 27.0 | 0.93 (0.93) | n/a | n/a |' in text
+  assert '| 0.5 | 1 | 25.0 / 25.0 | 27.0 / 27.0 | 0.93 (0.93) | n/a | n/a | n/a | n/a |' in text
   assert '8,300,000 / 700,000 / n/a' in text
 
 

@@ -42,3 +42,14 @@ def testConvert_UnquantizedOpIsNamed():
     graph_def = graph.as_graph_def()
   with pytest.raises(tflite_convert.NotFullyQuantizedError, match='NoRange'):
     tflite_utils.convert(graph_def, 'input:0', 'ArgMax:0')
+
+
+def testConvert_FloatArgmaxSameLabelsAsIntegerModel():
+  graph_def = helpers.tiny_quantized_graph()
+  integer = tflite_utils.convert(graph_def, 'input:0', 'ArgMax:0', 'int8')
+  model = tflite_utils.convert(graph_def, 'input:0', 'ArgMax:0', 'int8', float_argmax=True)
+  assert [op for _, op in tflite_inspect.float_ops(model)] == ['DEQUANTIZE', 'ARG_MAX']
+  for seed in range(3):
+    image = np.random.RandomState(seed).randint(0, 256, [8, 8, 3]).astype(np.uint8)
+    np.testing.assert_array_equal(tflite_utils.run_tflite(model, image),
+                                  tflite_utils.run_tflite(integer, image))
