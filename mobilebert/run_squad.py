@@ -3,9 +3,9 @@
 The original google-research `run_squad.py`'s flags and defaults, in graph mode without
 Estimator or TPU. New flags: --quantizer (which QAT placement --use_quantized_training uses),
 --num_train_steps, --rewriter_score_floor, --checkpoint, --predict_tflite, --predict_exported,
---results_file, --seed, --log_steps, --save_checkpoints_secs, and the cluster flags of deeplab/train.py (--num_replicas,
---num_ps_tasks, --task, --sync_replicas, --startup_delay_steps; --master is the original's):
-g3doc/distributed.md.
+--results_file, --seed, --log_steps, --save_checkpoints_secs, and the cluster flags of
+deeplab/train.py (--num_replicas, --num_ps_tasks, --task, --sync_replicas,
+--startup_delay_steps; --master is the original's): g3doc/distributed.md.
 
   python -m mobilebert.run_squad --bert_config_file=config.json --vocab_file=vocab.txt \\
       --train_file=train-v1.1.json --do_train --output_dir=/tmp/float

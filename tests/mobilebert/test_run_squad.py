@@ -93,8 +93,8 @@ def testValidate_PositiveScoreFloorIsAnError(setup):
   tmp_path, flags = setup
   with pytest.raises(ValueError, match=re.escape(
       '--rewriter_score_floor=1.0: expected a value <= 0 (0: plain EMA ranges)')):
-    run_squad._validate(_options(flags, output_dir=str(tmp_path), do_train=True,  # pylint: disable=protected-access
-                                 rewriter_score_floor=1.0))
+    opts = _options(flags, output_dir=str(tmp_path), do_train=True, rewriter_score_floor=1.0)
+    run_squad._validate(opts)  # pylint: disable=protected-access
 
 
 def testValidate_NothingToDoIsAnError(setup):
