@@ -242,6 +242,8 @@ def run(config):
              'load_average_before': machine.load_average(),
              'notes': [QAT_RANGES_NOTE], 'models': []}
   del results['config']['output_dir']  # Where the files went is not a property of the run.
+  if config.tfmot_dir:
+    peers.read_tfmot_record(config.tfmot_dir)  # A bad peer folder fails now, not at the end.
   work_dir = tempfile.mkdtemp(prefix='deeplab_benchmark_')
   try:
     for dm in config.depth_multipliers:

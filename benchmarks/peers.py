@@ -13,6 +13,32 @@ from slim.tflite import latency
 TFMOT_RECORD = 'tfmot.json'
 
 
+def read_tfmot_record(folder):
+  """The peer's tfmot.json record and its {'float', 'int8'} model bytes, read from `folder`.
+
+  Called before the benchmark's long measurements as well, so a missing or broken peer folder
+  fails at once, not after them.
+
+  Raises:
+    ValueError: the folder holds no peer record, or a model it names is missing.
+  """
+  path = os.path.join(folder, TFMOT_RECORD)
+  if not os.path.isfile(path):
+    raise ValueError('%s: no tfmot peer record (run benchmarks.tfmot_peer with '
+                     '--output_dir=%s in .venv-tfmot first)' % (path, folder))
+  with open(path) as f:
+    record = json.load(f)
+  models = {}
+  for kind in ('float', 'int8'):
+    # Paths are relative to the record's folder (absolute ones are kept as they are).
+    model_path = os.path.join(folder, record[kind + '_tflite'])
+    if not os.path.isfile(model_path):
+      raise ValueError('%s: the %s model named by %s is missing' % (model_path, kind, path))
+    with open(model_path, 'rb') as f:
+      models[kind] = f.read()
+  return record, models
+
+
 def tfmot_record(folder, threads=1, warmup=3, runs=20):
   """The tfmot peer entry: its step ratio, int8 size and int8 speed-up over its float model.
 
@@ -27,21 +53,7 @@ def tfmot_record(folder, threads=1, warmup=3, runs=20):
   Raises:
     ValueError: the folder holds no peer record, or a model it names is missing.
   """
-  path = os.path.join(folder, TFMOT_RECORD)
-  if not os.path.isfile(path):
-    raise ValueError('%s: no tfmot peer record (run benchmarks.tfmot_peer with '
-                     '--output_dir=%s in .venv-tfmot first)' % (path, folder))
-  with open(path) as f:
-    record = json.load(f)
-  models = {}
-  for kind in ('float', 'int8'):
-    model_path = record[kind + '_tflite']
-    if not os.path.isabs(model_path):
-      model_path = os.path.join(folder, model_path)
-    if not os.path.isfile(model_path):
-      raise ValueError('%s: the %s model named by %s is missing' % (model_path, kind, path))
-    with open(model_path, 'rb') as f:
-      models[kind] = f.read()
+  record, models = read_tfmot_record(folder)
   lat = latency.interleaved_latency(models, threads, warmup=warmup, runs=runs)
   entry = {key: value for key, value in record.items()
            if key not in ('float_tflite', 'int8_tflite')}

@@ -178,7 +178,10 @@ def run(depth_multiplier, crop_size, batch_size, warmup, steps, output_dir):
       'qat_step_over_float': round(statistics.median(paired), 3),
       'qat_step_over_float_min': round(min(times['qat']) / min(times['float']), 3),
       'float_bytes': len(models['float']), 'int8_bytes': len(models['int8']),
-      'float_tflite': paths['float'], 'int8_tflite': paths['int8'],
+      # Relative to the record's folder (peers.tfmot_record resolves them there), so the
+      # folder can be given by any path, relative or not.
+      'float_tflite': os.path.basename(paths['float']),
+      'int8_tflite': os.path.basename(paths['int8']),
   }
 
 
